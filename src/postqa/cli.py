@@ -1,0 +1,236 @@
+"""The postqa command line: ingest, ask, status, indexes, serve (and eval, calibrate)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from postqa.config import Settings, load_settings
+from postqa.errors import PostqaError
+
+EPILOG = """\
+examples:
+  postqa ingest                       index corpus/ (incremental: unchanged articles are skipped)
+  postqa ask "Who presided over the Xinhua meeting?"
+  postqa ask --json "..."             one JSON object (see README: 'JSON output')
+  echo "question" | postqa ask -      one JSON object per input line, models loaded once
+  postqa status                       model, dimension, articles, chunks, store, last ingest
+  postqa serve --port 7860            the web chat
+
+Configuration: postqa.toml (see docs/config.md), POSTQA_SECTION__KEY variables, --config FILE.
+"""
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    overrides = {k: v for k, v in extra.items() if v is not None}
+    if getattr(args, "embedding_model", None):
+        overrides["embedding.model"] = args.embedding_model
+    return load_settings(args.config, overrides=overrides or None)
+
+
+def _progress_bar() -> Any:
+    try:
+        from tqdm import tqdm
+    except ImportError:  # pragma: no cover
+        return None, lambda done, total: None
+    bar: dict[str, Any] = {}
+
+    def update(done: int, total: int) -> None:
+        if "bar" not in bar:
+            bar["bar"] = tqdm(total=total, unit="article", desc="indexing", file=sys.stderr,
+                              disable=not sys.stderr.isatty() and os.environ.get("POSTQA_PROGRESS") != "1")
+        b = bar["bar"]
+        b.update(done - b.n)
+
+    def close() -> None:
+        if "bar" in bar:
+            bar["bar"].close()
+
+    return close, update
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from postqa.pipeline import ingest
+
+    settings = _settings(args)
+    close, update = _progress_bar()
+    try:
+        report = ingest(settings, args.paths or None, rebuild=args.rebuild, progress=update, wait=args.wait,
+                        prune=not args.no_prune)
+    finally:
+        if close:
+            close()
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False))
+    else:
+        print(f"index {report.collection}: {len(report.added)} added, {len(report.updated)} updated, "
+              f"{len(report.removed)} removed, {report.unchanged} unchanged, {len(report.skipped)} skipped; "
+              f"{report.chunks_embedded} chunks embedded, {report.chunks_reused} reused; "
+              f"{report.articles_total} articles / {report.chunks_total} chunks in the index; "
+              f"{report.seconds:.1f} s")
+    for problem in report.skipped:
+        print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    return 0
+
+
+def _print_answer(answer: Any) -> None:
+    print(answer.text if answer.answerable else f"{answer.text} Nearest passages:")
+    if answer.note:
+        print(f"({answer.note})")
+    for c in answer.citations:
+        date = c.published.isoformat() if c.published else "undated"
+        passage = c.passage
+        if c.span:
+            s, e = c.span
+            passage = f"{passage[:s]}[{passage[s:e]}]{passage[e:]}"
+        print(f"  [{c.n}] {c.title} ({date}) {c.source}\n      {passage}")
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from postqa.pipeline import build_assistant
+    from postqa.types import SearchFilter
+
+    settings = _settings(args)
+    assistant = build_assistant(settings)
+    flt = None
+    if args.since or args.until or args.article:
+        from postqa.corpus import parse_date
+
+        flt = SearchFilter(date_from=parse_date(args.since), date_to=parse_date(args.until),
+                           article_ids=frozenset(args.article) if args.article else None)
+    if args.question == "-":
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                obj = assistant.ask(line.strip(), flt=flt, top_k=args.top_k).to_json()
+            except PostqaError as err:
+                obj = {"question": line.strip(), "error": str(err)}
+            print(json.dumps(obj, ensure_ascii=False), flush=True)
+        return 0
+    answer = assistant.ask(args.question, history=args.history or (), flt=flt, top_k=args.top_k)
+    if args.json:
+        print(json.dumps(answer.to_json(), ensure_ascii=False))
+    else:
+        _print_answer(answer)
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from postqa.pipeline import build_assistant
+
+    settings = _settings(args)
+    status = build_assistant(settings).status()
+    if args.json:
+        print(json.dumps(status, ensure_ascii=False, default=str))
+        return 0
+    emb = status["embedding"]
+    print(f"model:       {emb['model']} ({emb['dim']} dimensions, normalised: {emb['normalize']})")
+    print(f"store:       {status['store']}")
+    print(f"collection:  {status['collection']}")
+    print(f"articles:    {status['articles']}")
+    print(f"chunks:      {status['chunks']}")
+    print(f"last ingest: {status['last_ingest'] or 'never'}")
+    if status["dirty"]:
+        print("warning:     the last ingest did not finish; run `postqa ingest` to complete it")
+    return 0
+
+
+def cmd_indexes(args: argparse.Namespace) -> int:
+    from postqa.pipeline import list_indexes
+
+    rows = list_indexes(_settings(args))
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False, default=str))
+        return 0
+    if not rows:
+        print("no indexes yet; run `postqa ingest`")
+    for r in rows:
+        spec = r.get("spec") or {}
+        print(f"{r['collection']}: model {spec.get('model', '?')} ({spec.get('dim', '?')}d), "
+              f"{r.get('articles', 0)} articles, {r.get('chunks', 0)} chunks, last ingest {r.get('last_ingest')}")
+    return 0
+
+
+# Commands that live with the feature they expose: each module has register_cli(subparsers, common),
+# and imports its heavy dependencies only inside the command it runs.
+COMMAND_MODULES = ("postqa.web", "postqa.evaluation", "postqa.people")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="postqa", description="Answers questions about China Post news with cited passages, offline.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version="postqa 0.1.0")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="config file (default: ./postqa.toml or $POSTQA_CONFIG)")
+    common.add_argument("--embedding-model", metavar="NAME_OR_PATH",
+                        help="override [embedding] model (each model has its own index)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ingest", parents=[common], help="index articles (incremental, idempotent)",
+                       description="Index the corpus (or the given files and folders). Unchanged articles are "
+                                   "skipped, changed ones replaced, deleted ones removed; unreadable files are "
+                                   "reported and skipped.")
+    p.add_argument("paths", nargs="*", help="files or folders (default: [paths] corpus)")
+    p.add_argument("--rebuild", action="store_true", help="drop this model's index and build it again")
+    p.add_argument("--no-prune", action="store_true",
+                   help="keep indexed articles whose files are gone from the given folders")
+    p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
+                   help="wait this long for another ingest to finish (default: stop at once)")
+    p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.set_defaults(func=cmd_ingest)
+
+    p = sub.add_parser("ask", parents=[common], help="answer a question with cited passages",
+                       description="Answer a question. '-' reads one question per line from stdin and writes "
+                                   "JSON Lines.")
+    p.add_argument("question", help="the question, or - to read questions from standard input")
+    p.add_argument("--json", action="store_true", help="print one JSON object (documented in the README)")
+    p.add_argument("--top-k", type=int, default=None, metavar="N", help="passages to retrieve")
+    p.add_argument("--history", action="append", metavar="QUESTION",
+                   help="an earlier question of the conversation (for follow-ups); repeatable")
+    p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this date")
+    p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
+    p.add_argument("--article", action="append", metavar="ID", help="only this article; repeatable")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("status", parents=[common], help="model, dimension, articles, chunks, store, last ingest")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("indexes", parents=[common], help="list every index in the store (one per model config)")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_indexes)
+
+    import importlib
+
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as err:
+            if err.name != name:
+                raise
+            continue
+        module.register_cli(sub, common)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args))
+    except PostqaError as err:
+        print(f"postqa: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("postqa: interrupted; the store is consistent, run the command again to finish", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

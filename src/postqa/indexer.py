@@ -1,0 +1,226 @@
+"""Incremental, idempotent, crash-safe ingest: sync articles into a ChromaIndex and its BM25 twin."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from postqa.chunking import chunk_article
+from postqa.config import ChunkingSettings
+from postqa.corpus import CorpusReadResult, Problem
+from postqa.embedding import Embedder
+from postqa.errors import IngestLockedError
+from postqa.keyword import BM25Index
+from postqa.store import ChromaIndex, StoredArticle, chunk_metadata
+from postqa.types import Article, Chunk
+
+ProgressFn = Callable[[int, int], None]  # (articles done, articles to index)
+
+
+@dataclass
+class IngestReport:
+    """What one ingest did, for the CLI's summary and for tests."""
+
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    skipped: list[Problem] = field(default_factory=list)
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    articles_total: int = 0
+    chunks_total: int = 0
+    keyword_rebuilt: bool = False
+    seconds: float = 0.0
+    collection: str = ""
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "added": len(self.added), "updated": len(self.updated), "removed": len(self.removed),
+            "unchanged": self.unchanged, "skipped": [{"path": p.path, "reason": p.reason} for p in self.skipped],
+            "chunks_embedded": self.chunks_embedded, "chunks_reused": self.chunks_reused,
+            "articles_total": self.articles_total, "chunks_total": self.chunks_total,
+            "keyword_rebuilt": self.keyword_rebuilt, "seconds": round(self.seconds, 3),
+            "collection": self.collection,
+        }
+
+
+def article_hash(article: Article) -> str:
+    raw = "\x1f".join([article.id, article.title, article.published.isoformat() if article.published else "",
+                       article.source, article.text])
+    return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
+
+
+def keyword_path(store_dir: Path, collection: str) -> Path:
+    return store_dir / "keyword" / f"{collection}.npz"
+
+
+class IngestLock:
+    """An exclusive file lock on the store folder: a second ingest stops with a clear message."""
+
+    def __init__(self, store_dir: Path, wait: float = 0.0) -> None:
+        from filelock import FileLock
+
+        store_dir.mkdir(parents=True, exist_ok=True)
+        self.path = store_dir / ".ingest.lock"
+        self.owner = store_dir / ".ingest.owner"
+        self.wait = wait
+        self._lock = FileLock(str(self.path))
+
+    def __enter__(self) -> IngestLock:
+        from filelock import Timeout
+
+        try:
+            self._lock.acquire(timeout=self.wait)
+        except Timeout:
+            who = self.owner.read_text().strip() if self.owner.exists() else "another process"
+            raise IngestLockedError(
+                f"another ingest ({who}) is writing to {self.path.parent}; wait for it to finish, or pass "
+                "--wait SECONDS to queue behind it") from None
+        self.owner.write_text(f"pid {os.getpid()} since {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.owner.unlink(missing_ok=True)
+        self._lock.release()
+
+
+def _under(origin: str, roots: Sequence[str]) -> bool:
+    return any(origin == r or origin.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def load_keyword_index(index: ChromaIndex, path: Path, expected: str | None = None) -> BM25Index:
+    """The BM25 index that matches what Chroma holds: the saved one if its fingerprint agrees, else rebuilt
+    from Chroma's chunks (and saved when possible)."""
+    fp = expected if expected is not None else index.fingerprint()
+    saved = BM25Index.load(path)
+    if saved is not None and saved.fingerprint == fp:
+        return saved
+    chunks = list(index.all_chunks())
+    bm25 = BM25Index.build([c.id for c in chunks], [c.context_text for c in chunks], fp)
+    try:
+        bm25.save(path)
+    except OSError:
+        pass  # a read-only store still answers; the index is rebuilt in memory next time too
+    return bm25
+
+
+class Indexer:
+    """Brings one index in line with a corpus read: adds, replaces and removes articles' chunks."""
+
+    def __init__(self, embedder: Embedder, index: ChromaIndex, store_dir: Path, chunking: ChunkingSettings,
+                 embed_batch_chunks: int = 256) -> None:
+        self.embedder = embedder
+        self.index = index
+        self.keyword_file = keyword_path(store_dir, index.name)
+        self.max_tokens = min(chunking.max_tokens, embedder.max_tokens)
+        self.overlap = chunking.overlap_sentences
+        self.batch_chunks = embed_batch_chunks
+
+    def chunk(self, article: Article) -> list[Chunk]:
+        return chunk_article(article, self.max_tokens, self.embedder.count_tokens, self.overlap)
+
+    def sync(self, read: CorpusReadResult, progress: ProgressFn | None = None,
+             prune: bool = True) -> IngestReport:
+        t0 = time.perf_counter()
+        report = IngestReport(skipped=list(read.problems), collection=self.index.name)
+        stored = self.index.stored_articles()
+        todo: list[tuple[Article, str, StoredArticle | None]] = []
+        for article in read.articles:
+            h = article_hash(article)
+            st = stored.get(article.id)
+            if st and st.article_hash == h and st.present == st.n_chunks:
+                report.unchanged += 1
+            else:
+                todo.append((article, h, st))
+        seen = {a.id for a in read.articles}
+        to_remove = [aid for aid, st in stored.items()
+                     if prune and aid not in seen and _under(st.origin, read.roots)
+                     and st.origin not in read.failed_origins]
+        state = self.index.state()
+        if todo or to_remove:
+            self.index.set_state({**state, "dirty": True})
+        for aid in to_remove:
+            self.index.delete_article(aid)
+            report.removed.append(aid)
+        self._index_articles(todo, read, report, progress)
+        # Re-read what is stored: the truth the keyword index and the manifest must agree with.
+        final = self.index.stored_articles()
+        fp = self.index.fingerprint()
+        saved = BM25Index.load(self.keyword_file)
+        if saved is None or saved.fingerprint != fp:
+            load_keyword_index(self.index, self.keyword_file, expected=fp)
+            report.keyword_rebuilt = True
+        report.articles_total = len(final)
+        report.chunks_total = sum(a.present for a in final.values())
+        report.seconds = time.perf_counter() - t0
+        changed = bool(todo or to_remove) or state.get("fingerprint") != fp or state.get("dirty")
+        if changed:
+            self.index.set_state({
+                "dirty": False, "fingerprint": fp, "articles": report.articles_total,
+                "chunks": report.chunks_total,
+                "last_ingest": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "last_report": {k: v for k, v in report.to_json().items() if k != "skipped"},
+            })
+        return report
+
+    def _index_articles(self, todo: list[tuple[Article, str, StoredArticle | None]], read: CorpusReadResult,
+                        report: IngestReport, progress: ProgressFn | None) -> None:
+        batch: list[tuple[Article, str, StoredArticle | None, list[Chunk]]] = []
+        pending = 0
+        done = 0
+        for article, h, st in todo:
+            chunks = self.chunk(article)
+            batch.append((article, h, st, chunks))
+            pending += len(chunks)
+            if pending >= self.batch_chunks:
+                self._flush(batch, read, report)
+                done += len(batch)
+                if progress:
+                    progress(done, len(todo))
+                batch, pending = [], 0
+        if batch:
+            self._flush(batch, read, report)
+            done += len(batch)
+            if progress:
+                progress(done, len(todo))
+
+    def _flush(self, batch: list[tuple[Article, str, StoredArticle | None, list[Chunk]]],
+               read: CorpusReadResult, report: IngestReport) -> None:
+        # Reuse stored vectors of chunks whose text did not change; embed the rest in one call.
+        vectors: dict[str, np.ndarray] = {}
+        need: list[tuple[str, str]] = []  # (chunk id, context text)
+        metas: dict[str, dict[str, object]] = {}
+        for article, h, st, chunks in batch:
+            reuse = self.index.embeddings_by_hash(article.id) if st else {}
+            for c in chunks:
+                m = chunk_metadata(c, h, read.origins.get(article.id, article.source), len(chunks))
+                metas[c.id] = m
+                old = reuse.get(str(m["chunk_hash"]))
+                if old is not None and old.shape == (self.embedder.dim,):
+                    vectors[c.id] = old
+                    report.chunks_reused += 1
+                else:
+                    need.append((c.id, c.context_text))
+        if need:
+            embedded = self.embedder.embed_documents([t for _, t in need])
+            for (cid, _), vec in zip(need, embedded, strict=True):
+                vectors[cid] = vec
+            report.chunks_embedded += len(need)
+        for article, h, st, chunks in batch:
+            if chunks:
+                self.index.upsert(chunks, np.stack([vectors[c.id] for c in chunks]), [metas[c.id] for c in chunks])
+            if st is not None:
+                keep = {c.id for c in chunks}
+                stale = [cid for cid in self.index.article_chunk_ids(article.id) if cid not in keep]
+                self.index.delete_ids(stale)
+                report.updated.append(article.id)
+            else:
+                report.added.append(article.id)

@@ -1,0 +1,147 @@
+"""BM25 over chunks: a sparse term-by-chunk score matrix, saved atomically beside the vector store."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+STOPWORDS = frozenset("""
+a about above after again against all am an and any are as at be because been before being below between
+both but by can could did do does doing down during each few for from further had has have having he her
+here hers herself him himself his how i if in into is it its itself just me more most my myself no nor not
+now of off on once only or other our ours ourselves out over own same she should so some such than that
+the their theirs them themselves then there these they this those through to too under until up very was we
+were what when where which while who whom why will with would you your yours yourself yourselves also did
+said says say
+""".split())
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.'’][a-z0-9]+)*")
+
+
+def stem(word: str) -> str:
+    """A light, consistent suffix stripper: enough to match presided/preside, meetings/meeting."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suf in ("ing", "ed"):
+        if word.endswith(suf) and len(word) - len(suf) >= 4:
+            word = word[: -len(suf)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+def tokenize(text: str) -> list[str]:
+    words = _TOKEN.findall(text.lower().replace("’", "'"))
+    out = []
+    for w in words:
+        w = w.removesuffix("'s")
+        if w not in STOPWORDS:
+            out.append(stem(w))
+    return out
+
+
+class BM25Index:
+    """Okapi BM25 (k1=1.2, b=0.75) with precomputed per-term scores; queries are a sparse row sum."""
+
+    def __init__(self, ids: list[str], vocab: dict[str, int], scores: sparse.csr_matrix, fingerprint: str,
+                 k1: float = 1.2, b: float = 0.75) -> None:
+        self.ids = ids
+        self.vocab = vocab
+        self.scores = scores  # terms x docs
+        self.fingerprint = fingerprint
+        self.k1, self.b = k1, b
+
+    @classmethod
+    def build(cls, ids: Sequence[str], texts: Sequence[str], fingerprint: str,
+              k1: float = 1.2, b: float = 0.75) -> BM25Index:
+        docs = [tokenize(t) for t in texts]
+        vocab: dict[str, int] = {}
+        rows, cols, tfs = [], [], []
+        for d, toks in enumerate(docs):
+            for term, tf in Counter(toks).items():
+                t = vocab.setdefault(term, len(vocab))
+                rows.append(t)
+                cols.append(d)
+                tfs.append(tf)
+        n_docs = len(docs)
+        lengths = np.array([len(t) for t in docs], dtype=np.float32)
+        avgdl = float(lengths.mean()) if n_docs else 1.0
+        tf = np.array(tfs, dtype=np.float32)
+        col_idx = np.array(cols, dtype=np.int64)
+        row_idx = np.array(rows, dtype=np.int64)
+        df = np.bincount(row_idx, minlength=len(vocab)).astype(np.float32) if len(vocab) else np.zeros(0)
+        idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        denom = tf + k1 * (1.0 - b + b * lengths[col_idx] / max(avgdl, 1e-9)) if len(tf) else tf
+        vals = idf[row_idx] * tf * (k1 + 1.0) / denom if len(tf) else tf
+        mat = sparse.csr_matrix((vals, (row_idx, col_idx)), shape=(len(vocab), n_docs), dtype=np.float32)
+        return cls(list(ids), vocab, mat, fingerprint, k1, b)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def idf(self, term: str) -> float:
+        t = self.vocab.get(term)
+        if t is None:
+            return 0.0
+        df = self.scores.indptr[t + 1] - self.scores.indptr[t]
+        return float(np.log(1.0 + (len(self.ids) - df + 0.5) / (df + 0.5)))
+
+    def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
+        terms = [self.vocab[t] for t in tokenize(query) if t in self.vocab]
+        if not terms or not self.ids:
+            return []
+        scores = np.asarray(self.scores[terms].sum(axis=0)).ravel()
+        if allowed is not None:
+            mask = np.array([cid in allowed for cid in self.ids])
+            scores = np.where(mask, scores, 0.0)
+        k = min(k, int((scores > 0).sum()))
+        if k <= 0:
+            return []
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(self.ids[i], float(scores[i])) for i in top]
+
+    # ----------------------------------------------------------------------------------- persistence
+
+    def save(self, path: Path) -> None:
+        """Write to a temporary file in the same folder, then rename: readers see the old or the new."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = json.dumps({"ids": self.ids, "vocab": self.vocab, "fingerprint": self.fingerprint,
+                             "k1": self.k1, "b": self.b, "format": 1})
+        fd, tmp = tempfile.mkstemp(prefix=".bm25-", suffix=".npz", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, header=np.frombuffer(header.encode("utf-8"), dtype=np.uint8),
+                         data=self.scores.data, indices=self.scores.indices, indptr=self.scores.indptr,
+                         shape=np.array(self.scores.shape, dtype=np.int64))
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: Path) -> BM25Index | None:
+        """The saved index, or None when there is none or it cannot be read (then rebuild it)."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                header = json.loads(bytes(z["header"]).decode("utf-8"))
+                shape = tuple(int(x) for x in z["shape"])
+                mat = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
+        except (OSError, ValueError, KeyError):
+            return None
+        return cls(header["ids"], header["vocab"], mat, header["fingerprint"], header["k1"], header["b"])

@@ -1,0 +1,99 @@
+"""The one place that wires components from Settings: ingest(...) and build_assistant(...)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from postqa.answer import ExtractiveAnswerer
+from postqa.assistant import Assistant, KeywordSource
+from postqa.config import Settings
+from postqa.corpus import read_corpus
+from postqa.embedding import Embedder, create_embedder, describe, set_torch_threads
+from postqa.indexer import IngestLock, Indexer, IngestReport, ProgressFn, keyword_path
+from postqa.retrieve import HybridRetriever
+from postqa.store import ChromaIndex, ChromaStore, IndexSpec
+
+
+def index_spec(settings: Settings, embedder: Embedder) -> IndexSpec:
+    return IndexSpec(model=embedder.name, dim=embedder.dim, normalize=embedder.normalize,
+                     fingerprint=embedder.fingerprint,
+                     chunk_max_tokens=min(settings.chunking.max_tokens, embedder.max_tokens),
+                     chunk_overlap=settings.chunking.overlap_sentences)
+
+
+def open_store(settings: Settings) -> ChromaStore:
+    return ChromaStore(settings.store, settings.paths.vectorstore)
+
+
+def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuild: bool = False,
+           progress: ProgressFn | None = None, wait: float = 0.0, embedder: Embedder | None = None,
+           prune: bool = True) -> IngestReport:
+    """Sync the given files/folders (default: the configured corpus) into the index for the configured
+    embedding model. Holds the store's ingest lock for the whole run."""
+    embedder = embedder or create_embedder(settings.embedding)
+    if settings.embedding.provider != "hash":
+        set_torch_threads(settings.embedding.threads)  # 0: all cores while ingesting
+    store = open_store(settings)
+    spec = index_spec(settings, embedder)
+    with IngestLock(settings.paths.vectorstore, wait=wait):
+        if rebuild:
+            name = spec.collection_name(settings.store.collection_prefix)
+            if any(n == name for n, _, _ in store.indexes()):
+                store.client.delete_collection(name)
+            keyword_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
+        index = store.open_index(spec, create=True)
+        read = read_corpus(paths or [settings.paths.corpus])
+        return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking).sync(
+            read, progress=progress, prune=prune)
+
+
+def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Assistant:
+    """An Assistant over the index built for the configured embedding model.
+
+    Raises IndexMissingError (with the command that builds it) when that index does not exist, and
+    IndexMismatchError when the stored index was built differently.
+    """
+    embedder = embedder or create_embedder(settings.embedding)
+    if settings.embedding.provider != "hash":
+        set_torch_threads(settings.embedding.threads or 1)  # serving: one thread per request
+    store = open_store(settings)
+    index = store.open_index(index_spec(settings, embedder), create=False)
+    keyword = KeywordSource(index, keyword_path(settings.paths.vectorstore, index.name))
+    retriever = HybridRetriever(embedder.embed_query, index, keyword, settings.retrieval)
+
+    def idf(term: str) -> float:
+        bm25 = keyword()
+        return bm25.idf(term) if bm25 is not None else 1.0
+
+    answerer = ExtractiveAnswerer(embedder.embed_documents, idf, settings.answer)
+    info: dict[str, Any] = {"embedding": describe(embedder), "collection": index.name, "store": store.location}
+    generator = None
+    if settings.generator.provider != "none":
+        from postqa.generate import create_generator
+
+        generator = create_generator(settings.generator, embedder)
+    return Assistant(retriever, answerer, index, keyword, info, generator=generator)
+
+
+def drop_index(settings: Settings, name: str) -> None:
+    store = open_store(settings)
+    store.client.delete_collection(name)
+    keyword_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
+
+
+def list_indexes(settings: Settings) -> list[dict[str, Any]]:
+    store = open_store(settings)
+    out = []
+    for name, spec, _meta in store.indexes():
+        entry: dict[str, Any] = {"collection": name, "spec": spec.__dict__ if spec else None}
+        if spec is not None:
+            idx = ChromaIndex(store, store.client.get_collection(name, embedding_function=None), spec)
+            entry.update(idx.state())
+            entry["chunks"] = idx.count()
+        out.append(entry)
+    return out
+
+
+__all__ = ["ingest", "build_assistant", "index_spec", "list_indexes", "drop_index"]

@@ -1,0 +1,374 @@
+"""The Chroma vector store through llama-index: one self-describing collection per embedding config."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from postqa.config import StoreSettings
+from postqa.errors import IndexMismatchError, IndexMissingError, StoreUnavailableError
+from postqa.types import Chunk, SearchFilter
+
+SCHEMA_VERSION = 1
+_META_PREFIX = "postqa_"
+_PAGE = 5000
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """Everything that decides what the vectors mean: a different spec is a different collection."""
+
+    model: str
+    dim: int
+    normalize: bool
+    fingerprint: str
+    chunk_max_tokens: int
+    chunk_overlap: int
+    schema: int = SCHEMA_VERSION
+
+    def key(self) -> str:
+        raw = json.dumps(self.__dict__, sort_keys=True)
+        return hashlib.sha1(raw.encode()).hexdigest()[:10]
+
+    def collection_name(self, prefix: str) -> str:
+        slug = re.sub(r"[^a-zA-Z0-9]+", "-", self.model).strip("-").lower()[:40] or "model"
+        return f"{prefix}-{slug}-{self.key()}"
+
+    def to_meta(self) -> dict[str, Any]:
+        return {f"{_META_PREFIX}{k}": v for k, v in self.__dict__.items()}
+
+    @staticmethod
+    def from_meta(meta: dict[str, Any]) -> IndexSpec | None:
+        try:
+            return IndexSpec(**{k: meta[f"{_META_PREFIX}{k}"] for k in IndexSpec.__dataclass_fields__})
+        except KeyError:
+            return None
+
+    def describe(self) -> str:
+        return (f"model {self.model} ({self.dim}d, weights {self.fingerprint}), chunks of at most "
+                f"{self.chunk_max_tokens} tokens, overlap {self.chunk_overlap}, schema v{self.schema}")
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """What the store holds of one article: enough to decide whether it must be re-indexed."""
+
+    article_id: str
+    article_hash: str
+    origin: str
+    n_chunks: int  # how many chunks the article was cut into
+    present: int  # how many of them are actually stored (fewer: an interrupted write)
+    title: str
+    published: str
+
+
+def _date_int(d: date | None) -> int:
+    return d.year * 10000 + d.month * 100 + d.day if d else 0
+
+
+def chunk_metadata(chunk: Chunk, article_hash: str, origin: str, n_chunks: int) -> dict[str, Any]:
+    return {
+        "article_id": chunk.article_id,
+        "n": chunk.n,
+        "start": chunk.start,
+        "end": chunk.end,
+        "title": chunk.title,
+        "published": chunk.published.isoformat() if chunk.published else "",
+        "published_int": _date_int(chunk.published),
+        "source": chunk.source,
+        "origin": origin,
+        "article_hash": article_hash,
+        "chunk_hash": hashlib.sha1(chunk.context_text.encode("utf-8")).hexdigest()[:16],
+        "n_chunks": n_chunks,
+    }
+
+
+def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    published = meta.get("published") or ""
+    return Chunk(
+        id=chunk_id,
+        article_id=str(meta.get("article_id", chunk_id.split("#")[0])),
+        n=int(meta.get("n", 0)),
+        text=text or "",
+        start=int(meta.get("start", 0)),
+        end=int(meta.get("end", 0)),
+        title=str(meta.get("title", "")),
+        published=date.fromisoformat(published) if published else None,
+        source=str(meta.get("source", "")),
+    )
+
+
+class ChromaStore:
+    """A Chroma client (embedded under ``vectorstore/chroma`` or a ``chroma run`` server)."""
+
+    def __init__(self, settings: StoreSettings, path: Path) -> None:
+        self.settings = settings
+        self.path = path
+        self._client: Any = None
+
+    @property
+    def location(self) -> str:
+        if self.settings.mode == "server":
+            return f"chroma server http://{self.settings.host}:{self.settings.port}"
+        return str(self.path / "chroma")
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            import chromadb
+            from chromadb.config import Settings as ChromaSettings
+
+            chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+            try:
+                if self.settings.mode == "server":
+                    self._client = chromadb.HttpClient(host=self.settings.host, port=self.settings.port,
+                                                       settings=chroma_settings)
+                    self._client.heartbeat()
+                else:
+                    (self.path / "chroma").mkdir(parents=True, exist_ok=True)
+                    self._client = chromadb.PersistentClient(path=str(self.path / "chroma"),
+                                                             settings=chroma_settings)
+            except Exception as err:  # noqa: BLE001 - connection errors come in many types
+                self._client = None
+                raise self.unavailable(err) from None
+        return self._client
+
+    def unavailable(self, err: BaseException) -> StoreUnavailableError:
+        if self.settings.mode == "server":
+            return StoreUnavailableError(
+                f"cannot reach the {self.location}: {err}. Start it with `chroma run --path DIR --host "
+                f"{self.settings.host} --port {self.settings.port}`, or set store.mode = \"embedded\".")
+        return StoreUnavailableError(f"cannot open the Chroma store at {self.location}: {err}")
+
+    def indexes(self) -> list[tuple[str, IndexSpec | None, dict[str, Any]]]:
+        """Every collection in the store with the spec that built it (None: not a postqa collection)."""
+        try:
+            cols = self.client.list_collections()
+            out = []
+            for col in cols:
+                c = col if hasattr(col, "metadata") else self.client.get_collection(col)
+                meta = dict(c.metadata or {})
+                out.append((c.name, IndexSpec.from_meta(meta), meta))
+            return out
+        except StoreUnavailableError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            raise self.unavailable(err) from None
+
+    def open_index(self, spec: IndexSpec, create: bool) -> ChromaIndex:
+        """The collection built for ``spec``; with ``create`` it is made if missing.
+
+        Without ``create`` a missing index raises IndexMissingError naming what is built and the command
+        that builds the right one; a collection whose recorded spec differs raises IndexMismatchError.
+        """
+        name = spec.collection_name(self.settings.collection_prefix)
+        try:
+            if create:
+                col = self.client.get_or_create_collection(
+                    name=name, metadata={**spec.to_meta(), f"{_META_PREFIX}state": ""},
+                    configuration={"hnsw": {"space": "cosine"}}, embedding_function=None)
+            else:
+                existing = {n for n, _, _ in self.indexes()}
+                if name not in existing:
+                    raise self._missing(spec)
+                col = self.client.get_collection(name=name, embedding_function=None)
+        except (IndexMissingError, StoreUnavailableError):
+            raise
+        except Exception as err:  # noqa: BLE001
+            raise self.unavailable(err) from None
+        recorded = IndexSpec.from_meta(dict(col.metadata or {}))
+        if recorded != spec:
+            raise IndexMismatchError(
+                f"collection {name!r} in {self.location} was built with "
+                f"{recorded.describe() if recorded else 'an unknown configuration'}, but the config asks for "
+                f"{spec.describe()}. Run `postqa ingest --rebuild` to rebuild it.")
+        return ChromaIndex(self, col, spec)
+
+    def _missing(self, spec: IndexSpec) -> IndexMissingError:
+        built = [s for _, s, _ in self.indexes() if s is not None]
+        others = "; ".join(s.describe() for s in built) or "none"
+        return IndexMissingError(
+            f"no index is built for {spec.describe()} in {self.location}. Indexes that exist: {others}. "
+            "Run `postqa ingest` to build it for the configured model, or set [embedding] model back to "
+            "the model of an existing index.")
+
+
+class ChromaIndex:
+    """One collection: chunks with their vectors and metadata, written and read through llama-index."""
+
+    def __init__(self, store: ChromaStore, collection: Any, spec: IndexSpec) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.store = store
+        self.collection = collection
+        self.spec = spec
+        self.name = collection.name
+        self.vector_store = ChromaVectorStore(chroma_collection=collection)
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:  # noqa: BLE001
+            if self.store.settings.mode == "server" and _looks_like_connection_error(err):
+                raise self.store.unavailable(err) from None
+            raise
+
+    # ------------------------------------------------------------------------------------ state
+
+    def meta(self) -> dict[str, Any]:
+        col = self._call(self.store.client.get_collection, name=self.name, embedding_function=None)
+        return dict(col.metadata or {})
+
+    def state(self) -> dict[str, Any]:
+        raw = self.meta().get(f"{_META_PREFIX}state") or ""
+        return json.loads(raw) if raw else {}
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Record ingest state in the collection's metadata (the self-description travels with it)."""
+        meta = {**self.spec.to_meta(), f"{_META_PREFIX}state": json.dumps(state, sort_keys=True)}
+        self._call(self.collection.modify, metadata=meta)
+
+    def count(self) -> int:
+        return int(self._call(self.collection.count))
+
+    def _iter_records(self, include: list[str]) -> Iterator[dict[str, Any]]:
+        offset = 0
+        while True:
+            page = self._call(self.collection.get, include=include, limit=_PAGE, offset=offset)
+            ids = page["ids"]
+            if not ids:
+                return
+            for i, cid in enumerate(ids):
+                yield {"id": cid, **{k: page[k][i] for k in include}}
+            if len(ids) < _PAGE:
+                return
+            offset += len(ids)
+
+    def stored_articles(self) -> dict[str, StoredArticle]:
+        acc: dict[str, dict[str, Any]] = {}
+        for rec in self._iter_records(["metadatas"]):
+            m = rec["metadatas"] or {}
+            aid = str(m.get("article_id", ""))
+            entry = acc.setdefault(aid, {"hashes": set(), "present": 0, "m": m})
+            entry["hashes"].add(m.get("article_hash", ""))
+            entry["present"] += 1
+        out = {}
+        for aid, e in acc.items():
+            m = e["m"]
+            # Two versions of one article side by side (an interrupted replace) never count as complete.
+            h = next(iter(e["hashes"])) if len(e["hashes"]) == 1 else ""
+            out[aid] = StoredArticle(aid, h, str(m.get("origin", "")), int(m.get("n_chunks", -1)), e["present"],
+                                     str(m.get("title", "")), str(m.get("published", "")))
+        return out
+
+    def fingerprint(self) -> str:
+        """A hash of exactly which chunk versions are stored: the keyword index must carry the same."""
+        pairs = sorted((r["id"], (r["metadatas"] or {}).get("chunk_hash", "")) for r in self._iter_records(["metadatas"]))
+        return hashlib.sha1(json.dumps(pairs).encode()).hexdigest()[:16]
+
+    def all_chunks(self) -> Iterator[Chunk]:
+        for rec in self._iter_records(["documents", "metadatas"]):
+            yield chunk_from_record(rec["id"], rec["documents"], rec["metadatas"] or {})
+
+    # ------------------------------------------------------------------------------------ writes
+
+    def upsert(self, chunks: Sequence[Chunk], vectors: np.ndarray, metas: Sequence[dict[str, Any]]) -> None:
+        """Write chunks as llama-index TextNodes (the records ChromaVectorStore reads back), replacing any
+        chunk with the same id in one Chroma call, so that an article is never absent while it is updated."""
+        from llama_index.core.schema import MetadataMode, NodeRelationship, RelatedNodeInfo, TextNode
+        from llama_index.core.vector_stores.utils import node_to_metadata_dict
+
+        if not chunks:
+            return
+        nodes = [
+            TextNode(id_=c.id, text=c.text, metadata=m,
+                     relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=c.article_id)})
+            for c, m in zip(chunks, metas, strict=True)
+        ]
+        records = [node_to_metadata_dict(n, remove_text=True, flat_metadata=True) for n in nodes]
+        for rec in records:
+            for key, value in rec.items():
+                if value is None:
+                    rec[key] = ""
+        self._call(self.collection.upsert, ids=[n.node_id for n in nodes],
+                   embeddings=np.asarray(vectors, dtype=np.float32),
+                   documents=[n.get_content(metadata_mode=MetadataMode.NONE) for n in nodes], metadatas=records)
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        if ids:
+            self._call(self.vector_store.delete_nodes, node_ids=list(ids))
+
+    def article_chunk_ids(self, article_id: str) -> list[str]:
+        page = self._call(self.collection.get, where={"article_id": article_id}, include=[])
+        return list(page["ids"])
+
+    def delete_article(self, article_id: str) -> None:
+        self._call(self.vector_store.delete, article_id)  # llama-index keys by the SOURCE node id
+
+    def embeddings_by_hash(self, article_id: str) -> dict[str, np.ndarray]:
+        """The stored vectors of an article's chunks keyed by chunk hash, to reuse for unchanged text."""
+        page = self._call(self.collection.get, where={"article_id": article_id}, include=["embeddings", "metadatas"])
+        out: dict[str, np.ndarray] = {}
+        embs = page.get("embeddings")
+        if embs is None:
+            return out
+        for meta, emb in zip(page["metadatas"], embs, strict=False):
+            out[str((meta or {}).get("chunk_hash", ""))] = np.asarray(emb, dtype=np.float32)
+        return out
+
+    # ------------------------------------------------------------------------------------ reads
+
+    def query(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[tuple[Chunk, float]]:
+        """The k nearest chunks (within the filter) with their cosine similarity."""
+        import math
+
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        n = self.count()
+        if n == 0:
+            return []
+        q = VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=min(k, n))
+        where = _where(flt) if flt else None
+        kwargs = {"where": where} if where else {}
+        res = self._call(self.vector_store.query, q, **kwargs)
+        out = []
+        for node, sim in zip(res.nodes or [], res.similarities or [], strict=False):
+            cos = 1.0 + math.log(sim) if sim and sim > 0 else -1.0  # llama-index reports exp(-distance)
+            out.append((chunk_from_record(node.node_id, node.get_content(), dict(node.metadata)), cos))
+        return out
+
+    def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
+        if not ids:
+            return {}
+        page = self._call(self.collection.get, ids=list(ids), include=["documents", "metadatas"])
+        return {cid: chunk_from_record(cid, doc, meta or {})
+                for cid, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=False)}
+
+
+def _where(flt: SearchFilter) -> dict[str, Any] | None:
+    """A Chroma where-clause for a filter (dates are stored as yyyymmdd integers)."""
+    conds: list[dict[str, Any]] = []
+    if flt.date_from:
+        conds.append({"published_int": {"$gte": _date_int(flt.date_from)}})
+    if flt.date_to:
+        conds.append({"published_int": {"$lte": _date_int(flt.date_to)}})
+    if flt.date_from and not flt.date_to:
+        conds.append({"published_int": {"$gt": 0}})
+    if flt.article_ids is not None:
+        conds.append({"article_id": {"$in": sorted(flt.article_ids) or [""]}})
+    if not conds:
+        return None
+    return conds[0] if len(conds) == 1 else {"$and": conds}
+
+
+def _looks_like_connection_error(err: BaseException) -> bool:
+    text = f"{type(err).__name__} {err}".lower()
+    return any(s in text for s in ("connect", "timeout", "refused", "unreachable", "remote", "network"))

@@ -1,0 +1,127 @@
+"""The domain types that flow through postqa: Article, Chunk, Hit, Citation, Answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+
+@dataclass(frozen=True)
+class Article:
+    """One cleaned news article."""
+
+    id: str
+    title: str
+    published: date | None
+    source: str  # a file path or a URL
+    text: str  # the clean body, without the title line
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A sentence-aligned piece of an article; ``start``/``end`` are offsets into ``Article.text``."""
+
+    id: str  # f"{article_id}#{n}"
+    article_id: str
+    n: int
+    text: str
+    start: int
+    end: int
+    title: str = ""
+    published: date | None = None
+    source: str = ""
+
+    @property
+    def context_text(self) -> str:
+        """What gets embedded and keyword-indexed: the article title and date travel with each chunk."""
+        head = self.title
+        if self.published:
+            head = f"{head} ({self.published.isoformat()})"
+        return f"{head}\n{self.text}" if head else self.text
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """Restricts retrieval to a publication-date range and/or chosen articles."""
+
+    date_from: date | None = None
+    date_to: date | None = None
+    article_ids: frozenset[str] | None = None
+
+    def __bool__(self) -> bool:
+        return bool(self.date_from or self.date_to or self.article_ids)
+
+    def accepts(self, chunk: Chunk) -> bool:
+        if self.article_ids is not None and chunk.article_id not in self.article_ids:
+            return False
+        if self.date_from or self.date_to:
+            if chunk.published is None:
+                return False
+            if self.date_from and chunk.published < self.date_from:
+                return False
+            if self.date_to and chunk.published > self.date_to:
+                return False
+        return True
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A retrieved chunk with its fused score and its rank in each retriever (None: not found there)."""
+
+    chunk: Chunk
+    score: float
+    dense_score: float | None = None
+    dense_rank: int | None = None
+    keyword_rank: int | None = None
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source: the supporting passage and where the answer lies inside it."""
+
+    n: int
+    article_id: str
+    title: str
+    published: date | None
+    source: str
+    passage: str  # the supporting sentence(s)
+    span: tuple[int, int] | None  # the answer's offsets inside ``passage``
+    score: float
+    chunk_id: str = ""
+    passage_start: int = 0  # offset of ``passage`` inside Article.text
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the assistant says: a short answer, its citations, and the hits it came from."""
+
+    question: str
+    text: str
+    answerable: bool
+    citations: list[Citation] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)
+    confidence: float = 0.0
+    note: str = ""  # e.g. which reference date was used, or why a generator fell back
+
+    def to_json(self) -> dict[str, object]:
+        """The documented ``postqa ask --json`` object."""
+        return {
+            "question": self.question,
+            "answer": self.text,
+            "answerable": self.answerable,
+            "confidence": round(self.confidence, 4),
+            "note": self.note,
+            "citations": [
+                {
+                    "n": c.n,
+                    "article_id": c.article_id,
+                    "title": c.title,
+                    "date": c.published.isoformat() if c.published else None,
+                    "source": c.source,
+                    "passage": c.passage,
+                    "span": list(c.span) if c.span else None,
+                    "score": round(c.score, 4),
+                }
+                for c in self.citations
+            ],
+        }
