@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,15 @@ class IngestReport:
             "keyword_rebuilt": self.keyword_rebuilt, "seconds": round(self.seconds, 3),
             "collection": self.collection,
         }
+
+
+def _crash_point(name: str) -> None:
+    """Test seam for the fault tests (tests/test_faults.py): when POSTQA_CRASH_AT equals ``name`` the process
+    kills itself with SIGKILL right here, as a power cut or ``kill -9`` would. Points: "embedding" (mid-ingest,
+    after an embed call and the first article's write), "before-keyword" (Chroma written, BM25 not saved),
+    "before-manifest" (BM25 saved, manifest not written). Unset in normal use: one dict lookup."""
+    if os.environ.get("POSTQA_CRASH_AT") == name:
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def article_hash(article: Article) -> str:
@@ -151,6 +161,7 @@ class Indexer:
             self.index.delete_article(aid)
             report.removed.append(aid)
         self._index_articles(todo, read, report, progress)
+        _crash_point("before-keyword")
         # Re-read what is stored: the truth the keyword index and the manifest must agree with.
         final = self.index.stored_articles()
         fp = self.index.fingerprint()
@@ -162,6 +173,7 @@ class Indexer:
         report.chunks_total = sum(a.present for a in final.values())
         report.seconds = time.perf_counter() - t0
         changed = bool(todo or to_remove) or state.get("fingerprint") != fp or state.get("dirty")
+        _crash_point("before-manifest")
         if changed:
             self.index.set_state({
                 "dirty": False, "fingerprint": fp, "articles": report.articles_total,
@@ -224,3 +236,4 @@ class Indexer:
                 report.updated.append(article.id)
             else:
                 report.added.append(article.id)
+            _crash_point("embedding")  # after the embed call and this article's write; the rest unwritten
