@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,6 +93,26 @@ class Assistant:
         if self.generator is not None and answer.hits:
             answer = self.generator.refine(answer)
         return answer
+
+    def stream(self, question: str, history: Sequence[str] = (), flt: SearchFilter | None = None,
+               top_k: int | None = None) -> Iterator[tuple[str, Answer | None]]:
+        """Like ``ask``, as a stream: ``(text increment, None)`` pairs, then ``("", final Answer)``.
+
+        With a generator only checked sentences are streamed; the final Answer is the authority (it may be
+        the extractive fallback, with a note): render it last, replacing the streamed text.
+        """
+        q = clean_question(question)
+        query, context = self.retrieval_query(q, [clean_question(h) for h in history if h and h.strip()])
+        hits = self.retriever.retrieve(query, top_k=top_k, flt=flt)
+        answer = self.answerer.answer(q, hits, context=context)
+        if self.generator is not None and answer.hits and hasattr(self.generator, "stream_refine"):
+            yield from self.generator.stream_refine(answer)
+            return
+        if self.generator is not None and answer.hits:
+            answer = self.generator.refine(answer)
+        for piece in re.findall(r"\S+(?:\s+\S+){0,3}\s*", answer.text):
+            yield piece, None
+        yield "", answer
 
     def status(self) -> dict[str, Any]:
         state = self.index.state()
