@@ -16,7 +16,8 @@ from postqa.web import add_serve_arguments, serve, settings_from_args
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="postqa web chat")
-    parser.add_argument("--config", metavar="FILE", help="config file (default: ./postqa.toml or $POSTQA_CONFIG)")
+    parser.add_argument("--config", metavar="FILE", 
+                        help="config file (default: ./postqa.toml or $POSTQA_CONFIG)")
     parser.add_argument("--embedding-model", metavar="NAME_OR_PATH", help="override [embedding] model")
     add_serve_arguments(parser)
     args = parser.parse_args(argv)

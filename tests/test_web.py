@@ -37,7 +37,6 @@ from postqa.web import (
     source_label,
     sources_html,
     status_html,
-    stream_words,
 )
 
 XINHUA_Q = "Who presided over the Xinhua meeting?"
@@ -57,8 +56,9 @@ def free_port() -> int:
 def write_config(path: Path, settings: Settings, auth: list[str] | None = None) -> Path:
     """A postqa.toml that reproduces ``settings`` (paths, embedder) for a server subprocess."""
     e = settings.embedding
-    lines = ["[paths]", f'corpus = "{settings.paths.corpus}"', f'vectorstore = "{settings.paths.vectorstore}"',
-             "[embedding]", f'provider = "{e.provider}"', f'model = "{e.model}"', f"dim = {e.dim}", "threads = 1",
+    lines = ["[paths]", f'corpus = "{settings.paths.corpus}"',
+             f'vectorstore = "{settings.paths.vectorstore}"', "[embedding]", f'provider = "{e.provider}"',
+             f'model = "{e.model}"', f"dim = {e.dim}", "threads = 1",
              "[server]", f"auth = {auth or []!r}".replace("'", '"'), "concurrency = 4"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
@@ -86,8 +86,9 @@ def running_app(config: Path, log: Path, timeout: float = 180.0) -> Iterator[Run
     port = free_port()
     started = time.monotonic()
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, str(ROOT / "app.py"), "--config", str(config), "--port", str(port)],
-                                cwd=str(config.parent), env=_env(), stdout=out, stderr=subprocess.STDOUT, text=True)
+        cmd = [sys.executable, str(ROOT / "app.py"), "--config", str(config), "--port", str(port)]
+        proc = subprocess.Popen(cmd, cwd=str(config.parent), env=_env(), stdout=out, stderr=subprocess.STDOUT,
+                                text=True)
     url = f"http://127.0.0.1:{port}/"
     try:
         while True:
@@ -122,10 +123,10 @@ def http_get(url: str) -> tuple[int, bytes]:
 # --- formatting and escaping (no server) --------------------------------------------------------------------
 
 
-def _citation(n: int = 1, title: str = "Title", passage: str = "Zhang presided.", span: tuple[int, int] | None = (0, 5),
-              source: str = "/srv/corpus/002.txt") -> Citation:
-    return Citation(n=n, article_id="a", title=title, published=date(2020, 9, 11), source=source, passage=passage,
-                    span=span, score=0.7)
+def _citation(n: int = 1, title: str = "Title", passage: str = "Zhang presided.",
+              span: tuple[int, int] | None = (0, 5), source: str = "/srv/corpus/002.txt") -> Citation:
+    return Citation(n=n, article_id="a", title=title, published=date(2020, 9, 11), source=source,
+                    passage=passage, span=span, score=0.7)
 
 
 def test_highlight_marks_the_span_and_escapes_every_piece() -> None:
@@ -184,7 +185,6 @@ def test_filters_parse_dates_and_articles_and_reject_bad_values() -> None:
 def test_small_pieces() -> None:
     assert source_label("https://example.org/a?b=1") == "https://example.org/a?b=1"
     assert source_label("/work/main/corpus/002.txt") == "002.txt"
-    assert list(stream_words("a b c d", steps=2)) == ["a b", "a b c d"]
     assert "&lt;b&gt;" in status_html({"embedding": {"model": "<b>", "dim": 3}, "articles": 1, "chunks": 2})
     assert status_html(None, "no index; run `postqa ingest`").count("postqa ingest") == 1
 
@@ -196,7 +196,7 @@ def test_auth_entries_must_be_user_colon_password(tmp_path: Path) -> None:
         auth_pairs(make_settings(tmp_path, CORPUS, **{"server.auth": ["alice"]}))
 
 
-# --- the chat service: every failure is a message -------------------------------------------------------------
+# --- the chat service: every failure is a message ---------------------------------------------------------
 
 
 def test_service_answers_follows_up_and_survives_bad_input(hash_settings: Settings) -> None:
@@ -211,6 +211,9 @@ def test_service_answers_follows_up_and_survives_bad_input(hash_settings: Settin
     ingest(hash_settings)  # built while the app runs: the next request picks it up
     first = service.reply(XINHUA_Q)
     assert first.answer is not None and ZHANG in first.markdown and first.history == [XINHUA_Q]
+    steps = list(service.stream(XINHUA_Q))  # the answer comes in pieces, then the final Reply
+    assert len(steps) > 2 and all(r is None for _, r in steps[:-1]) and steps[-1][1] is not None
+    assert steps[-2][0] == escape_markdown(ZHANG)
     follow = service.reply("And who addressed it?", first.history)
     assert follow.answer is not None and "Gong Xixiang" in follow.answer.text
     for bad, expected in [("", "empty"), ("x" * 20_000, "20,000 characters"), ("\x00\x07\x1b", "empty")]:
@@ -218,7 +221,8 @@ def test_service_answers_follows_up_and_survives_bad_input(hash_settings: Settin
         assert r.answer is None and expected in r.error and r.history == []
     assert "YYYY-MM-DD" in service.reply(XINHUA_Q, date_from="yesterday").error
     only = service.reply(XINHUA_Q, date_from="2019-01-01", date_to="2019-12-31")
-    assert only.answer is not None and all(c.published and c.published.year == 2019 for c in only.answer.citations)
+    assert only.answer is not None
+    assert all(c.published and c.published.year == 2019 for c in only.answer.citations)
     assert [a[1] for a in service.articles()] == [a["id"] for a in build_assistant(hash_settings).articles()]
 
 
@@ -226,7 +230,8 @@ class _Broken:
     def __init__(self, err: Exception) -> None:
         self.err = err
 
-    def ask(self, *args: object, **kwargs: object) -> Answer:
+    def stream(self, *args: object, **kwargs: object) -> Iterator[tuple[str, Answer | None]]:
+        yield "partial ", None
         raise self.err
 
 
@@ -274,7 +279,7 @@ def test_serve_command_is_registered() -> None:
     assert out.stdout.strip() == "False"
 
 
-# --- the app as a real server ---------------------------------------------------------------------------------
+# --- the app as a real server -----------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -340,15 +345,17 @@ def test_twenty_concurrent_chat_requests_all_answered(served: RunningApp) -> Non
     cases = json_cases(5)
     reference = {q: Client(served.url, verbose=False).predict(q, api_name="/ask") for q in cases}
 
-    def one(q: str) -> tuple[str, dict[str, object], float]:
+    clients = [Client(served.url, verbose=False) for _ in range(20)]  # 20 sessions, as 20 staff
+
+    def one(i: int) -> tuple[str, dict[str, object], float]:
+        q = cases[i % len(cases)]
         t = time.monotonic()
-        result = Client(served.url, verbose=False).predict(q, api_name="/ask")
+        result = clients[i].predict(q, api_name="/ask")
         return q, result, time.monotonic() - t
 
-    questions = [cases[i % len(cases)] for i in range(20)]
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=20) as pool:
-        futures = [pool.submit(one, q) for q in questions]
+        futures = [pool.submit(one, i) for i in range(20)]
         results = [f.result(timeout=120) for f in futures]
     wall = time.monotonic() - started
     assert len(results) == 20

@@ -85,7 +85,7 @@ def citation_markers(answer: Answer) -> str:
 
 
 def answer_markdown(answer: Answer) -> str:
-    """The chat message: the short answer with numbered markers, or "not covered" with the nearest articles."""
+    """The chat message: the short answer with numbered markers, or "not covered" + the nearest articles."""
     if answer.answerable:
         text = answer.text
         if not re.search(r"\[\d+\]", text):  # a generator's answer already carries its own markers
@@ -130,8 +130,9 @@ def status_html(status: dict[str, Any] | None, error: str = "") -> str:
     if status is None:
         return f'<div class="pq-status pq-status-error">{escape_text(error)}</div>'
     emb = status.get("embedding") or {}
-    parts = [f"model {emb.get('model', '?')} ({emb.get('dim', '?')}d)", f"{status.get('articles', 0)} articles",
-             f"{status.get('chunks', 0)} chunks", f"last ingest {status.get('last_ingest') or 'never'}"]
+    parts = [f"model {emb.get('model', '?')} ({emb.get('dim', '?')}d)",
+             f"{status.get('articles', 0)} articles", f"{status.get('chunks', 0)} chunks",
+             f"last ingest {status.get('last_ingest') or 'never'}"]
     if status.get("dirty"):
         parts.append("last ingest unfinished: run `postqa ingest`")
     return f'<div class="pq-status">{escape_text(" · ".join(parts))}</div>'
@@ -221,22 +222,40 @@ class ChatService:
     def __init__(self, holder: AssistantHolder) -> None:
         self.holder = holder
 
-    def reply(self, question: str, history: Sequence[str] = (), date_from: str | None = None,
-              date_to: str | None = None, article_ids: Sequence[str] | None = None) -> Reply:
+    def stream(self, question: str, history: Sequence[str] = (), date_from: str | None = None,
+               date_to: str | None = None, article_ids: Sequence[str] | None = None,
+               ) -> Iterator[tuple[str, Reply | None]]:
+        """The answer as it comes: ``(chat Markdown so far, None)`` pairs, then ``("", final Reply)``.
+        With a generator configured the text streams sentence by sentence; the final Reply replaces it."""
         history = list(history)[-MAX_HISTORY:]
         try:
             flt = parse_filter(date_from, date_to, article_ids)
-            answer = self.holder.get().ask(question, history=history, flt=flt)
+            text = ""
+            for piece, answer in self.holder.get().stream(question, history=history, flt=flt):
+                if answer is not None:
+                    yield "", Reply(answer_markdown(answer), sources_html(answer), answer=answer,
+                                    history=[*history, question][-MAX_HISTORY:])
+                    return
+                text += piece
+                yield escape_markdown(text), None
+            raise RuntimeError("the assistant's stream ended without an answer")
         except PostqaError as err:
             if isinstance(err, StoreUnavailableError):
                 self.holder.reset()  # reconnect on the next request
-            return Reply(error_markdown(str(err)), sources_html(None, str(err)), error=str(err), history=history)
+            yield "", Reply(error_markdown(str(err)), sources_html(None, str(err)), error=str(err),
+                            history=history)
         except Exception as err:  # noqa: BLE001 - the app must outlive any one request
             print(f"postqa web: unexpected {type(err).__name__}: {err}", file=sys.stderr, flush=True)
             msg = f"something went wrong ({type(err).__name__}); try again, or ask an administrator"
-            return Reply(error_markdown(msg), sources_html(None, msg), error=msg, history=history)
-        return Reply(answer_markdown(answer), sources_html(answer), answer=answer,
-                     history=[*history, question][-MAX_HISTORY:])
+            yield "", Reply(error_markdown(msg), sources_html(None, msg), error=msg, history=history)
+
+    def reply(self, question: str, history: Sequence[str] = (), date_from: str | None = None,
+              date_to: str | None = None, article_ids: Sequence[str] | None = None) -> Reply:
+        """The final Reply of ``stream``."""
+        for _text, reply in self.stream(question, history, date_from, date_to, article_ids):
+            if reply is not None:
+                return reply
+        raise AssertionError("unreachable: stream always ends with a Reply")  # pragma: no cover
 
     def status(self) -> str:
         try:
@@ -253,14 +272,6 @@ class ChatService:
         except Exception:  # noqa: BLE001 - the status line already says why
             return []
         return [(f"{a['date'] or 'undated'} · {_CONTROL.sub(' ', a['title'])[:120]}", a["id"]) for a in arts]
-
-
-def stream_words(text: str, steps: int = 6) -> Iterator[str]:
-    """Growing prefixes of ``text`` cut at spaces: the chat shows the answer coming in."""
-    words = text.split(" ")
-    size = max(1, -(-len(words) // steps))
-    for i in range(size, len(words) + size, size):
-        yield " ".join(words[:i])
 
 
 # --- the Gradio app --------------------------------------------------------------------------------------
@@ -301,11 +312,12 @@ def build_app(settings: Settings, holder: AssistantHolder | None = None) -> Any:
         chat.append({"role": "user", "content": shown_question(message)})
         pending = [*chat, {"role": "assistant", "content": "*Searching the news…*"}]
         yield "", pending, questions or [], sources_html(None, "Searching…")
-        reply = service.reply(message, questions or [], date_from, date_to, article_ids)
-        for partial in stream_words(reply.markdown) if reply.answer else ():
-            yield "", [*chat, {"role": "assistant", "content": partial}], reply.history, gr.skip()
-            time.sleep(0.02)
-        yield "", [*chat, {"role": "assistant", "content": reply.markdown}], reply.history, reply.sources
+        for partial, reply in service.stream(message, questions or [], date_from, date_to, article_ids):
+            if reply is None:
+                yield "", [*chat, {"role": "assistant", "content": partial}], gr.skip(), gr.skip()
+            else:
+                final = [*chat, {"role": "assistant", "content": reply.markdown}]
+                yield "", final, reply.history, reply.sources
 
     def ask(question: str, history: list[str] | None = None, date_from: str = "", date_to: str = "",
             articles: list[str] | None = None) -> dict[str, Any]:
@@ -394,7 +406,8 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
                     css=CSS, auth_message="postqa: sign in with your staff login")
     except OSError as err:
         raise ConfigError(f"cannot listen on {host}:{port}: {err}; choose another --port") from None
-    print(f"postqa web: chat on http://{host}:{port} (ready in {time.monotonic() - started:.1f} s)", flush=True)
+    ready = time.monotonic() - started
+    print(f"postqa web: chat on http://{host}:{port} (ready in {ready:.1f} s)", flush=True)
     if block:
         try:
             demo.block_thread()
@@ -430,8 +443,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers: Any, common: argparse.ArgumentParser) -> None:
-    p = subparsers.add_parser("serve", parents=[common], help="start the web chat (default http://127.0.0.1:7860)",
-                              description="Start the web chat. Host, port, logins and concurrency come from "
-                                          "[server] in postqa.toml, POSTQA_SERVER__* variables or these flags.")
+    p = subparsers.add_parser(
+        "serve", parents=[common], help="start the web chat (default http://127.0.0.1:7860)",
+        description="Start the web chat. Host, port, logins and concurrency come from [server] in "
+                    "postqa.toml, POSTQA_SERVER__* variables or these flags.")
     add_serve_arguments(p)
     p.set_defaults(func=cmd_serve)
