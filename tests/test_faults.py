@@ -40,7 +40,8 @@ def article_text(i: int, version: int = 1, sentences: int = 45) -> str:
     """A synthetic article of ~3 chunks; ``version`` 2 changes one sentence in the middle and adds one."""
     name, city = NAMES[i % len(NAMES)], CITIES[i % len(CITIES)]
     body = [f"{name} opened the {city} parcel sorting centre in March {2010 + i}."]
-    body += [f"The {city} branch handled {1000 * i + j} parcels on day {j} of the trial, a record for unit {i}."
+    body += [f"The {city} branch handled {1000 * i + j} parcels on day {j} of the trial,"
+             f" a record for unit {i}."
              for j in range(sentences)]
     if version == 2:
         body[sentences // 2] = f"Midway through the trial {name} moved the {city} team to a new depot."
@@ -67,8 +68,9 @@ V2 = {**{i: 2 for i in range(4)}, **{i: 1 for i in range(4, 10)}, **{i: 1 for i 
 
 
 def settings_for(tmp: Path) -> Settings:
-    return load_settings(environ={}, overrides={"embedding.provider": "hash", "embedding.dim": DIM,
-                                                "paths.corpus": tmp / "corpus", "paths.vectorstore": tmp / "vs"})
+    return load_settings(environ={}, overrides={
+        "embedding.provider": "hash", "embedding.dim": DIM, "paths.corpus": tmp / "corpus",
+        "paths.vectorstore": tmp / "vs"})
 
 
 def cli_env(tmp: Path, crash_at: str | None = None) -> dict[str, str]:
@@ -81,8 +83,9 @@ def cli_env(tmp: Path, crash_at: str | None = None) -> dict[str, str]:
     return env
 
 
-def cli(tmp: Path, *args: str, crash_at: str | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`python -m postqa.cli ARGS` with the hash embedder over tmp/corpus and tmp/vs (cwd=tmp: no postqa.toml)."""
+def cli(tmp: Path, *args: str, crash_at: str | None = None,
+        timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m postqa.cli ARGS`, hash embedder, tmp/corpus and tmp/vs (cwd=tmp: no postqa.toml)."""
     return subprocess.run([sys.executable, "-m", "postqa.cli", *args], env=cli_env(tmp, crash_at), cwd=tmp,
                           capture_output=True, text=True, timeout=timeout)
 
@@ -124,7 +127,8 @@ def assert_consistent(settings: Settings) -> dict[str, str]:
 
 def assert_crash_state_safe(settings: Settings, old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
     """What a kill -9 may leave: a mix of old and new articles, each whole; the manifest says "dirty"
-    (never a false "complete"); a keyword index that is current or detectably stale; nothing unchanged lost."""
+    (never a false "complete"); a keyword index that is current or detectably stale; nothing unchanged lost.
+    """
     index = open_index(settings)
     stored = index.stored_articles()
     for aid, art in stored.items():
@@ -190,7 +194,8 @@ def test_kill_9_during_ingest_leaves_a_consistent_store_that_the_next_ingest_com
     assert assert_consistent(settings) == new
     again = ingest(settings)
     assert again.chunks_embedded == 0 and again.unchanged == len(new) and not again.keyword_rebuilt
-    assert build_assistant(settings).ask("Who hired more couriers for Harbin?").citations[0].article_id == "a00"
+    final = build_assistant(settings).ask("Who hired more couriers for Harbin?")
+    assert final.citations[0].article_id == "a00"
 
 
 def test_kill_9_during_the_first_ingest_of_an_empty_store(tmp_path: Path) -> None:
@@ -230,7 +235,8 @@ def test_second_ingest_process_stops_with_a_clear_message_or_waits(tmp_path: Pat
         assert refused.returncode == 2
         err = refused.stderr.strip()
         assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-        assert err.startswith("postqa: error: another ingest (pid") and str(holder.pid) in err and "--wait" in err
+        assert err.startswith("postqa: error: another ingest (pid") and str(holder.pid) in err
+        assert "--wait" in err
         assert not (settings.paths.vectorstore / "chroma").exists()  # it stopped before touching the store
         waiting = cli_popen(tmp_path, "ingest", "--wait", "60", "--json")
         time.sleep(1.0)
@@ -312,4 +318,5 @@ def test_assistant_keeps_answering_while_another_process_ingests(tmp_path: Path)
     assert all(c.article_id in known for a in answers for c in a.citations)
     # the same Assistant reads the new manifest and keyword index without being rebuilt
     assert assistant.status()["articles"] == 46 and not assistant.status()["dirty"]
-    assert any(c.article_id == "a06" for c in assistant.ask("Who hired 26 more couriers for Hefei?").citations)
+    cited = assistant.ask("Who hired 26 more couriers for Hefei?").citations
+    assert any(c.article_id == "a06" for c in cited)
