@@ -1,0 +1,670 @@
+"""People and their roles across articles: extracted from the text at ingest, saved beside the store."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Protocol
+
+from postqa.chunking import split_sentences
+from postqa.types import Answer, Article, Chunk, Citation, Hit
+
+FORMAT_VERSION = 1
+
+# ------------------------------------------------------------------------------------------ vocabulary
+
+TITLE_WORDS = frozenset("""
+president vice chairman chairwoman chairperson chair head secretary director deputy general manager minister
+chief ceo cfo coo cto officer governor mayor leader member spokesperson spokesman spokeswoman founder editor
+professor commissioner ambassador premier representative executive assistant inspector treasurer dean
+presidents chairmen directors managers secretaries heads members representatives vice-president
+""".split())
+# Words that start a role ("Vice President ...", "Party Secretary ...", "Acting Head ...").
+_ROLE_LEAD = TITLE_WORDS | {"party", "acting", "former", "senior", "executive", "first", "honorary"}
+ORG_WORDS = frozenset("""
+post group agency news office bank company corporation limited ltd inc unit ministry committee branch branches
+province provincial council bureau department association union china chinese national state xinhua postal
+logistics express parcel business services service auto project industry automobile chain the of and psbc
+ems party communist internet republic university institute centre center government cooperation strategic
+future beijing shanghai gis at in on meanwhile according headquarters board commission federation club team
+mr mrs ms dr prof sir madam
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday
+a an this that these those it its he she they we his her their our all both each every some many first
+secondly thirdly fourthly firstly finally also however during after before since when while with without
+""".split()) | TITLE_WORDS
+_JOINERS = {"of", "the", "and", "for", "in", "on", "at", "to"}
+
+_CAP = r"[A-Z][a-z]+(?:-[A-Za-z][a-z]+)?"
+_NAME = rf"{_CAP}(?:\s+{_CAP}){{1,2}}"
+_ROLE_WORD = r"(?:[A-Z][\w’'.&-]*|of|the|and|for|in|on|at|to)"
+_NAME_ROLE = re.compile(rf"\b(?P<name>{_NAME}),\s+(?P<role>[A-Z][\w’'.-]*(?:\s+{_ROLE_WORD})*)")
+_PAIR_ROLE = re.compile(rf"\b(?P<n1>{_NAME})\s+and\s+(?P<n2>{_NAME}),\s+"
+                        rf"(?P<role>[A-Z][\w’'.-]*(?:\s+{_ROLE_WORD})*)")
+_ROLE_NAME = re.compile(
+    rf"\b(?P<role>(?:[A-Z][a-z]+\s+){{0,2}}[A-Z][a-z]+(?:\s+of\s+(?:the\s+)?(?:[A-Z][\w’'.&-]*\s+)*[A-Z][\w’'.&-]*)?)"
+    rf"\s+(?P<name>{_NAME})\b(?!\s+[A-Z])")
+
+
+def _norm(text: str) -> str:
+    """Case, apostrophe and space insensitive key."""
+    t = text.replace("’", "'").replace("‘", "'").lower()
+    t = re.sub(r"[^\w' ]+", " ", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def name_key(name: str) -> str:
+    return _norm(name).replace("-", " ")
+
+
+def role_key(role: str) -> str:
+    return re.sub(r"^(?:the|a|an) ", "", _norm(role))
+
+
+def _valid_name(name: str) -> bool:
+    words = name.split()
+    return 2 <= len(words) <= 3 and not any(w.lower() in ORG_WORDS for w in words)
+
+
+def _clean_role(role: str) -> str:
+    words = role.split()
+    # "Secretary General of X and Kang Ning" -> stop before a coordinated person
+    for i, w in enumerate(words):
+        if w == "and" and i + 2 < len(words) + 1:
+            rest = " ".join(words[i + 1:i + 4])
+            m = re.match(rf"{_NAME}", rest)
+            if m and _valid_name(m.group(0)) and not any(x.lower() in ORG_WORDS for x in m.group(0).split()):
+                words = words[:i]
+                break
+    while words and words[-1].lower() in _JOINERS:
+        words = words[:-1]
+    return " ".join(words)
+
+
+def _singular(role: str) -> str:
+    """'Vice Presidents of X' -> 'Vice President of X' (for 'A and B, Vice Presidents of X')."""
+    head, sep, tail = role.partition(" of ")
+    words = head.split()
+    if words:
+        w = words[-1]
+        if w.lower() in {"presidents", "directors", "managers", "heads", "members", "representatives"}:
+            words[-1] = w[:-1]
+        elif w.lower() == "secretaries":
+            words[-1] = w[:-3] + "y"
+        elif w.lower() == "chairmen":
+            words[-1] = w[:-2] + "an"
+    return " ".join(words) + sep + tail
+
+
+def _is_role(role: str) -> bool:
+    first = role.split()[0].lower() if role.split() else ""
+    return first in _ROLE_LEAD and any(w.lower() in TITLE_WORDS for w in role.split()[:4])
+
+
+# ------------------------------------------------------------------------------------------ mentions
+
+@dataclass(frozen=True)
+class Mention:
+    """One person named in one sentence, with the role given there ('' when the sentence gives none)."""
+
+    name: str
+    role: str
+    article_id: str
+    title: str
+    published: date | None
+    sentence: str
+    span: tuple[int, int]  # name (and role) inside ``sentence``
+    sentence_start: int = 0  # offset of the sentence in Article.text
+    source: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["published"] = self.published.isoformat() if self.published else None
+        d["span"] = list(self.span)
+        return d
+
+    @staticmethod
+    def from_json(d: dict[str, Any]) -> Mention:
+        return Mention(name=d["name"], role=d["role"], article_id=d["article_id"], title=d.get("title", ""),
+                       published=date.fromisoformat(d["published"]) if d.get("published") else None,
+                       sentence=d["sentence"], span=(int(d["span"][0]), int(d["span"][1])),
+                       sentence_start=int(d.get("sentence_start", 0)), source=d.get("source", ""))
+
+
+def role_mentions_in(sentence: str) -> list[tuple[str, str, int, int]]:
+    """(name, role, start, end) for every 'Name, Role of Org', 'A and B, Roles', 'Role Name' in a sentence."""
+    out: list[tuple[str, str, int, int]] = []
+    taken: set[str] = set()
+    for m in _PAIR_ROLE.finditer(sentence):
+        role = _singular(_clean_role(m.group("role")))
+        if _is_role(role):
+            for g in ("n1", "n2"):
+                if _valid_name(m.group(g)):
+                    end = m.start("role") + len(_clean_role(m.group("role")))
+                    out.append((m.group(g), role, m.start(g), end))
+                    taken.add(m.group(g))
+    for m in _NAME_ROLE.finditer(sentence):
+        name = m.group("name")
+        # "China Post Group, Kang Ning ..." style captures: trim leading non-name words
+        words = name.split()
+        while len(words) > 2 and words[0].lower() in ORG_WORDS:
+            words = words[1:]
+        name = " ".join(words)
+        role = _clean_role(m.group("role"))
+        if name in taken or not _valid_name(name) or not _is_role(role):
+            continue
+        start = m.start("name") + m.group("name").index(name)
+        out.append((name, role, start, m.start("role") + len(role)))
+        taken.add(name)
+    for m in _ROLE_NAME.finditer(sentence):
+        name, role = m.group("name"), m.group("role")
+        words = role.split()
+        while words and words[0].lower() not in _ROLE_LEAD:
+            words = words[1:]  # "Meanwhile Chairman Liu Aili" -> "Chairman"
+        role = " ".join(words)
+        if name in taken or not role or not _valid_name(name) or not _is_role(role):
+            continue
+        start = m.start("role") + m.group("role").index(role)
+        out.append((name, role, start, m.end("name")))
+        taken.add(name)
+    return out
+
+
+def _sentences(text: str, base: int) -> Iterable[tuple[str, int]]:
+    for s in split_sentences(text):
+        yield s.text, base + s.start
+
+
+def extract_people(article: Article) -> list[Mention]:
+    """Role mentions in an article, plus the article's other sentences that name those people."""
+    sents = list(_sentences(article.text, 0))
+    return _extract(sents, article.id, article.title, article.published, article.source)
+
+
+def _extract(sents: Sequence[tuple[str, int]], article_id: str, title: str, published: date | None,
+             source: str, known: Iterable[str] = ()) -> list[Mention]:
+    out: list[Mention] = []
+    names: dict[str, str] = {name_key(n): n for n in known}
+    with_role: set[tuple[str, int]] = set()
+    for text, start in sents:
+        for name, role, a, b in role_mentions_in(text):
+            out.append(Mention(name, role, article_id, title, published, text, (a, b), start, source))
+            names.setdefault(name_key(name), name)
+            with_role.add((name_key(name), start))
+    if names:
+        longest_first = sorted(names.values(), key=len, reverse=True)
+        pattern = re.compile(r"\b(" + "|".join(re.escape(n) for n in longest_first) + r")\b")
+        for text, start in sents:
+            for m in pattern.finditer(text):
+                key = name_key(m.group(1))
+                if (key, start) in with_role:
+                    continue
+                with_role.add((key, start))
+                out.append(Mention(names[key], "", article_id, title, published, text, m.span(1), start,
+                                   source))
+    return out
+
+
+# ------------------------------------------------------------------------------------------ the index
+
+@dataclass(frozen=True)
+class RoleEntry:
+    role: str
+    dates: list[date | None]
+    article_ids: list[str]
+
+
+@dataclass
+class Person:
+    """Everything the index knows of one person, newest first."""
+
+    name: str
+    roles: list[RoleEntry] = field(default_factory=list)
+    articles: list[dict[str, Any]] = field(default_factory=list)  # {id,title,date,role,sentence,span}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "roles": [{"role": r.role, "dates": [d.isoformat() if d else None for d in r.dates],
+                       "articles": r.article_ids} for r in self.roles],
+            "articles": [{**a, "date": a["date"].isoformat() if a["date"] else None} for a in self.articles],
+        }
+
+
+def _dkey(d: date | None) -> date:
+    return d or date.min
+
+
+class ChunkSource(Protocol):
+    def all_chunks(self) -> Iterable[Chunk]: ...
+
+
+class PeopleIndex:
+    """name -> mentions, built from articles' text; saved as JSON with the index's content fingerprint."""
+
+    def __init__(self, mentions: Sequence[Mention], fingerprint: str = "") -> None:
+        self.mentions = list(mentions)
+        self.fingerprint = fingerprint
+        self.by_name: dict[str, list[Mention]] = {}
+        self.display: dict[str, str] = {}
+        for m in self.mentions:
+            key = name_key(m.name)
+            self.by_name.setdefault(key, []).append(m)
+            self.display.setdefault(key, m.name)
+        self._alias: dict[str, str] = {}
+        surnames: dict[str, set[str]] = {}
+        for key in self.by_name:
+            self._alias[key] = key
+            words = key.split()
+            self._alias.setdefault(" ".join(reversed(words)), key)  # "Jinliang Zhang" (given name first)
+            self._alias.setdefault("".join(words), key)  # "Kangning"
+            surnames.setdefault(words[0], set()).add(key)
+        self._surname = {s: next(iter(k)) for s, k in surnames.items() if len(k) == 1}
+
+    def __len__(self) -> int:
+        return len(self.by_name)
+
+    # -------------------------------------------------------------------------------- build / store
+
+    @staticmethod
+    def from_articles(articles: Iterable[Article], fingerprint: str = "") -> PeopleIndex:
+        arts = list(articles)
+        return PeopleIndex._build([(a.id, a.title, a.published, a.source, list(_sentences(a.text, 0)))
+                                   for a in arts], fingerprint)
+
+    @staticmethod
+    def from_chunks(chunks: Iterable[Chunk], fingerprint: str = "") -> PeopleIndex:
+        """Sentences of every stored chunk, deduplicated by their offset in the article (chunks overlap)."""
+        per: dict[str, tuple[Chunk, dict[int, str]]] = {}
+        for c in chunks:
+            entry = per.setdefault(c.article_id, (c, {}))
+            for text, start in _sentences(c.text, c.start):
+                entry[1].setdefault(start, text)
+        arts = [(aid, c.title, c.published, c.source, [(t, s) for s, t in sorted(d.items())])
+                for aid, (c, d) in sorted(per.items())]
+        return PeopleIndex._build(arts, fingerprint)
+
+    @staticmethod
+    def _build(arts: list[tuple[str, str, date | None, str, list[tuple[str, int]]]], fp: str) -> PeopleIndex:
+        first = [m for aid, title, pub, src, sents in arts for m in _extract(sents, aid, title, pub, src)]
+        known = {m.name for m in first if m.role}
+        # second pass: people named with a role in one article are found by name in every article
+        mentions = [m for aid, title, pub, src, sents in arts
+                    for m in _extract(sents, aid, title, pub, src, known)]
+        return PeopleIndex(mentions, fp)
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {"version": FORMAT_VERSION, "fingerprint": self.fingerprint,
+                "mentions": [m.to_json() for m in self.mentions]}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(data, f, ensure_ascii=False)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @staticmethod
+    def load(path: Path) -> PeopleIndex | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if data.get("version") != FORMAT_VERSION:
+                return None
+            mentions = [Mention.from_json(m) for m in data["mentions"]]
+            return PeopleIndex(mentions, str(data.get("fingerprint", "")))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    # -------------------------------------------------------------------------------- queries
+
+    def resolve(self, name: str) -> str | None:
+        """The index key for a name as asked: exact, given-name-first, or an unambiguous surname."""
+        key = name_key(name)
+        if key in self._alias:
+            return self._alias[key]
+        return self._surname.get(key) if " " not in key else None
+
+    def names(self) -> list[str]:
+        return sorted(self.display.values())
+
+    def find_in(self, question: str) -> str | None:
+        """The longest known person's name that the question contains (as a whole-word match)."""
+        q = " " + name_key(question) + " "
+        best = None
+        for alias, key in self._alias.items():
+            if " " in alias and f" {alias} " in q and (best is None or len(alias) > len(best[0])):
+                best = (alias, key)
+        return best[1] if best else None
+
+    def person(self, name: str) -> Person | None:
+        key = self.resolve(name)
+        if key is None:
+            return None
+        ms = self.by_name[key]
+        roles: dict[str, list[Mention]] = {}
+        for m in ms:
+            if m.role:
+                roles.setdefault(role_key(m.role), []).append(m)
+        entries = []
+        for group in roles.values():
+            group.sort(key=lambda m: (_dkey(m.published), m.article_id), reverse=True)
+            dates: list[date | None] = []
+            arts: list[str] = []
+            for m in group:
+                if m.article_id not in arts:
+                    arts.append(m.article_id)
+                    dates.append(m.published)
+            entries.append(RoleEntry(group[0].role, dates, arts))
+        entries.sort(key=lambda r: (_dkey(r.dates[0]), len(r.dates)), reverse=True)
+        articles: dict[str, Mention] = {}
+        for m in sorted(ms, key=lambda m: (_dkey(m.published), bool(m.role)), reverse=True):
+            best = articles.get(m.article_id)
+            if best is None or (m.role and not best.role):
+                articles[m.article_id] = m
+        ordered = sorted(articles.values(), key=lambda m: (_dkey(m.published), m.article_id), reverse=True)
+        return Person(self.display[key], entries, [
+            {"id": m.article_id, "title": m.title, "date": m.published, "role": m.role,
+             "sentence": m.sentence, "span": list(m.span), "source": m.source,
+             "sentence_start": m.sentence_start} for m in ordered])
+
+    def holders(self, role: str) -> list[Mention]:
+        """Role mentions whose role matches ``role`` (same title words; the organisation's words agree),
+        newest first."""
+        title_q, _, org_q = role_key(role).partition(" of ")
+        org_words = set(org_q.split()) - {"the"}
+        out = []
+        for m in self.mentions:
+            if not m.role:
+                continue
+            title_m, _, org_m = role_key(m.role).partition(" of ")
+            if title_m != title_q:
+                continue
+            mw = set(org_m.split()) - {"the"}
+            if org_words and not (org_words <= mw or mw and mw <= org_words):
+                continue
+            out.append(m)
+        return sorted(out, key=lambda m: (_dkey(m.published), m.article_id), reverse=True)
+
+    def mentioned_in(self, key: str) -> set[str]:
+        return {m.article_id for m in self.by_name.get(key, [])}
+
+
+def people_path(store_dir: Path, collection: str) -> Path:
+    return store_dir / "people" / f"{collection}.json"
+
+
+def load_people_index(index: ChunkSource, path: Path, expected: str) -> PeopleIndex:
+    """The people index that matches what the store holds: the saved one if its fingerprint agrees, else
+    rebuilt from the stored chunks (and saved when possible)."""
+    saved = PeopleIndex.load(path)
+    if saved is not None and saved.fingerprint == expected:
+        return saved
+    people = PeopleIndex.from_chunks(index.all_chunks(), expected)
+    try:
+        people.save(path)
+    except OSError:
+        pass  # a read-only store still answers; rebuilt in memory next time
+    return people
+
+
+def refresh_people_index(index: ChunkSource, path: Path, fingerprint: str) -> bool:
+    """Called at the end of an ingest: rebuild the saved index when it is missing or stale. True: rebuilt."""
+    saved = PeopleIndex.load(path)
+    if saved is not None and saved.fingerprint == fingerprint:
+        return False
+    load_people_index(index, path, fingerprint)
+    return True
+
+
+class _Stateful(ChunkSource, Protocol):
+    def state(self) -> dict[str, Any]: ...
+
+
+class PeopleSource:
+    """Keeps the people index in step with the collection (reloads when an ingest changed its fingerprint)."""
+
+    def __init__(self, index: _Stateful, path: Path, ttl: float = 2.0) -> None:
+        self.index = index
+        self.path = path
+        self.ttl = ttl
+        self._people: PeopleIndex | None = None
+        self._checked = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> PeopleIndex:
+        with self._lock:
+            if self._people is not None and time.monotonic() - self._checked < self.ttl:
+                return self._people
+            fp = str(self.index.state().get("fingerprint") or "")
+            if self._people is None or self._people.fingerprint != fp or not fp:
+                self._people = load_people_index(self.index, self.path, fp)
+            self._checked = time.monotonic()
+            return self._people
+
+
+# ------------------------------------------------------------------------------------------ answers
+
+_WHO_IS = re.compile(r"^\s*(?:and\s+)?(?:who|what)(?:'s|’s|\s+is|\s+are)\s+(?P<x>.+?)\s*\??\s*$",
+                     re.IGNORECASE)
+_ROLE_OF = re.compile(r"^\s*what\s+(?:is|are)\s+(?P<x>.+?)(?:'s|’s)\s+(?:role|position|title|job|post)"
+                      r"(?:\s+(?:at|in|with)\s+.+?)?\s*\??\s*$"
+                      r"|^\s*what\s+(?:role|position|title|job|post)\s+does\s+(?P<y>.+?)\s+(?:hold|have)\b",
+                      re.IGNORECASE)
+_PRESENT = re.compile(r"^\s*(?:and\s+)?(?:who|what)(?:'s|’s|\s+is|\s+are)\b"
+                      r"|^\s*what\s+(?:role|position|title|job)\s+does\b|\b(?:currently|now|current)\b",
+                      re.IGNORECASE)
+
+
+def is_present_person_question(question: str) -> bool:
+    """'Who is ...', 'Who are ...', 'What is X's role' — facts that change, answered 'as of' a date."""
+    return bool(_PRESENT.search(question)) and bool(
+        re.match(r"^\s*(?:and\s+)?who\b", question, re.IGNORECASE) or _ROLE_OF.match(question))
+
+
+def with_as_of(answer: Answer) -> Answer:
+    """'Zhang Jinliang' -> 'Zhang Jinliang (as of 2019-05-21)', the date of the cited article [1]."""
+    if not answer.answerable or not answer.citations or "(as of " in answer.text:
+        return answer
+    first = answer.citations[0].published
+    if first is None:
+        return answer
+    from dataclasses import replace
+
+    return replace(answer, text=f"{answer.text} (as of {first.isoformat()})")
+
+
+def _citation(n: int, art: dict[str, Any], span: tuple[int, int] | None) -> Citation:
+    return Citation(n=n, article_id=art["id"], title=art["title"], published=art["date"],
+                    source=art["source"],
+                    passage=art["sentence"], span=span, score=1.0, chunk_id="",
+                    passage_start=int(art.get("sentence_start", 0)))
+
+
+def who_answer(people: PeopleIndex, question: str, name: str, max_citations: int = 8) -> Answer | None:
+    """'Kang Ning: Vice President of China Post Group (as of 2020-09-11; also 2019-05-21)', one citation per
+    article, newest first. None: the index has no role for that name."""
+    person = people.person(name)
+    if person is None or not person.roles:
+        return None
+    parts = []
+    for i, r in enumerate(person.roles):
+        dates = [d.isoformat() for d in r.dates if d]
+        if not dates:
+            parts.append(r.role)
+        elif i == 0:
+            also = f"; also {', '.join(dates[1:])}" if len(dates) > 1 else ""
+            parts.append(f"{r.role} (as of {dates[0]}{also})")
+        else:
+            parts.append(f"{r.role} ({', '.join(dates)})")
+    text = f"{person.name}: " + "; ".join(parts)
+    cites = [_citation(n, art, (art["span"][0], art["span"][1]))
+             for n, art in enumerate(person.articles[:max_citations], start=1)]
+    return Answer(question=question, text=text, answerable=True, citations=cites, confidence=1.0)
+
+
+def role_answer(people: PeopleIndex, question: str, role: str, max_citations: int = 3) -> Answer | None:
+    """'Who is the President of China Post Group?' -> 'Zhang Jinliang (as of 2019-05-21)' from the newest
+    article that names the holder of exactly that role."""
+    found = people.holders(role)
+    if not found:
+        return None
+    top = found[0]
+    text = f"{top.name} (as of {top.published.isoformat()})" if top.published else top.name
+    cites: list[Citation] = []
+    seen: set[str] = set()
+    for m in found:
+        if m.name != top.name or m.article_id in seen:
+            continue
+        seen.add(m.article_id)
+        art = {"id": m.article_id, "title": m.title, "date": m.published, "source": m.source,
+               "sentence": m.sentence, "sentence_start": m.sentence_start}
+        cites.append(_citation(len(cites) + 1, art, m.span))
+        if len(cites) >= max_citations:
+            break
+    newest = _dkey(top.published)
+    others = sorted({m.name for m in found if m.name != top.name and _dkey(m.published) < newest})
+    note = f"Earlier holders in the news: {', '.join(others)}" if others else ""
+    return Answer(question=question, text=text, answerable=True, citations=cites, confidence=1.0, note=note)
+
+
+def person_question(people: PeopleIndex, question: str) -> tuple[str, str] | None:
+    """('name', key) for 'Who is Kang Ning?' / "What is Kang Ning's role?"; ('role', text) for 'Who is the
+    President of China Post Group?'; None otherwise."""
+    m = _ROLE_OF.match(question)
+    if m:
+        key = people.resolve(m.group("x") or m.group("y") or "")
+        return ("name", key) if key else None
+    m = _WHO_IS.match(question)
+    if not m or not re.match(r"^\s*(?:and\s+)?who", question, re.IGNORECASE):
+        return None
+    x = re.sub(r"^(?:currently|now)\s+|\s+(?:now|currently|today)$", "", m.group("x").strip(),
+               flags=re.IGNORECASE)
+    key = people.resolve(x)
+    if key:
+        return "name", key
+    role = re.sub(r"^(?:the|a|an)\s+", "", x, flags=re.IGNORECASE)
+    if role and _is_role(role[0].upper() + role[1:]) and len(role.split()) <= 12:
+        return "role", role
+    return None
+
+
+def contradicts_role(people: PeopleIndex, answer_text: str, role: str) -> bool:
+    """True when the answer names a person the index knows only under other roles ("Kang Ning" for "the
+    President of Xinhua News Agency" when the news calls him Vice President of China Post Group)."""
+    key = people.find_in(answer_text)
+    if key is None:
+        return False
+    known = [m.role for m in people.by_name[key] if m.role]
+    if not known:
+        return False
+    wanted = {m.name for m in people.holders(role)}
+    return people.display[key] not in wanted
+
+
+_BOTH = re.compile(r"\bboth\b|\bin (?:each|all) of\b|\bevery one of\b", re.IGNORECASE)
+_WHICH_PERSON = re.compile(r"^\s*(?:who|which\b[^?]{0,40}?\b(?:executive|official|person|leader|people|"
+                           r"man|woman|speaker)s?)\b", re.IGNORECASE)
+
+
+def is_both_question(question: str) -> bool:
+    """'Which executive attended both X and Y?' — a person common to two or more articles."""
+    return bool(_BOTH.search(question) and _WHICH_PERSON.match(question))
+
+
+def both_answer(people: PeopleIndex, question: str, hits: Sequence[Hit]) -> Answer | None:
+    """'Which executive attended both X and Y?': the person named in the most of the retrieved articles
+    (at least two), cited once in each. None when no one is named in two of them."""
+    if not is_both_question(question):
+        return None
+    arts: list[str] = []
+    weight: dict[str, float] = {}
+    for h in hits:
+        if h.chunk.article_id not in arts:
+            arts.append(h.chunk.article_id)
+        weight[h.chunk.article_id] = max(weight.get(h.chunk.article_id, 0.0), h.score)
+    if len(arts) < 2:
+        return None
+    qkey = " " + name_key(question) + " "
+    best: tuple[float, str] | None = None
+    for key in people.by_name:
+        if f" {key} " in qkey:
+            continue  # the question names them already
+        inside = people.mentioned_in(key) & set(arts)
+        if len(inside) < 2:
+            continue
+        score = len(inside) + sum(weight[a] for a in inside)
+        if best is None or score > best[0]:
+            best = (score, key)
+    if best is None:
+        return None
+    key = best[1]
+    qwords = {w for w in re.findall(r"[a-z]+", question.lower()) if len(w) > 3}
+    cites: list[Citation] = []
+    ordered = sorted(people.mentioned_in(key) & set(arts), key=lambda a: arts.index(a))
+    for aid in ordered:
+        ms = [m for m in people.by_name[key] if m.article_id == aid]
+        # the sentence that shares most words with the question ("attended", "addressed", "meeting")
+        m = max(ms, key=lambda m: (len(qwords & set(re.findall(r"[a-z]+", m.sentence.lower()))),
+                                   bool(m.role)))
+        art = {"id": m.article_id, "title": m.title, "date": m.published, "source": m.source,
+               "sentence": m.sentence, "sentence_start": m.sentence_start}
+        name_end = m.span[0] + len(m.name)
+        cites.append(_citation(len(cites) + 1, art, (m.span[0], name_end)))
+    return Answer(question=question, text=people.display[key], answerable=True, citations=cites,
+                  hits=list(hits), confidence=0.8)
+
+
+# ------------------------------------------------------------------------------------------ CLI
+
+def cmd_who(args: argparse.Namespace) -> int:
+    from postqa.cli import _settings
+    from postqa.pipeline import build_assistant
+
+    assistant = build_assistant(_settings(args))
+    people = assistant.people_index()
+    person = people.person(args.name)
+    if person is None:
+        known = ", ".join(people.names()[:20]) or "none yet (run `postqa ingest`)"
+        if args.json:
+            print(json.dumps({"name": args.name, "found": False, "known": people.names()},
+                             ensure_ascii=False))
+        else:
+            print(f"No one called {args.name!r} is named in the indexed news. "
+                  f"People the index knows: {known}")
+        return 1
+    if args.json:
+        print(json.dumps({"found": True, **person.to_json()}, ensure_ascii=False))
+        return 0
+    ans = who_answer(people, f"Who is {person.name}?", person.name)
+    print(ans.text if ans else person.name)
+    for n, art in enumerate(person.articles, start=1):
+        d = art["date"].isoformat() if art["date"] else "undated"
+        s, e = art["span"]
+        sent = art["sentence"]
+        print(f"  [{n}] {art['title']} ({d}) {art['source']}\n      {sent[:s]}[{sent[s:e]}]{sent[e:]}")
+    return 0
+
+
+def register_cli(subparsers: Any, common: argparse.ArgumentParser) -> None:
+    p = subparsers.add_parser("who", parents=[common], help="a person's roles and the articles naming them",
+                              description="Roles of a person as the news gives them, with dates and the "
+                                          "articles that name them, newest first.")
+    p.add_argument("name", help='a name as it appears in the news, e.g. "Kang Ning"')
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=cmd_who)
+
+
+__all__ = ["Mention", "PeopleIndex", "Person", "extract_people", "load_people_index", "refresh_people_index",
+           "PeopleSource", "people_path", "who_answer", "role_answer", "both_answer", "person_question",
+           "is_present_person_question", "with_as_of", "register_cli", "contradicts_role", "is_both_question"]
