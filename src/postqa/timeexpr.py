@@ -325,9 +325,36 @@ def _sub(m: re.Match[str], prefix: str) -> re.Match[str]:
     return _Sub(m, prefix)  # type: ignore[return-value]
 
 
+_GENERIC = re.compile(
+    r"^\s*(?:so\s+|and\s+)?(?:what|any)(?:'s|\s+is|\s+was)?\s+"
+    r"(?:happened|happening|news|new|going on|went on|"
+    r"took place|the news|the latest|in the news)\b[^?]*$"
+    r"|^\s*what\s+(?:did|has|have|does)\s+[\w\s’'-]{1,40}?\s+(?:do|done|announce|announced|report|reported|"
+    r"hold|held|say|said)\s*(?:at\s+(?:the|its|their)\s+\w+\s+(?:meeting|event))?\s*$"
+    r"|^\s*what\s+(?:happened|was\s+(?:discussed|announced|decided))\s+(?:at|in|during)\s+(?:(?:the|its)\s+)?"
+    r"(?:\w+\s+)?(?:meeting|event|conference|teleconference)\s*$",
+    re.IGNORECASE)
+
+
+def without_expression(question: str, intent: TimeIntent) -> str:
+    """The question with its time expression (and the preposition before it) removed."""
+    a, b = intent.span
+    head = re.sub(r"\s*\b(?:in|on|during|from|of|at|before|after|since|until|by|the)\s*$", "",
+                  question[:a], flags=re.IGNORECASE)
+    return re.sub(r"\s+", " ", f"{head} {question[b:]}").replace(" ?", "?").strip()
+
+
+def is_generic_news_question(question: str, intent: TimeIntent | None) -> bool:
+    """'What happened in May 2019?', 'What did China Post do last year?', 'What happened at the latest
+    meeting?': questions that ask what the news of a time was, best answered by an article's lede."""
+    q = without_expression(question, intent) if intent is not None else question
+    q = re.sub(r"\b(?:latest|most recent|newest|last|recent|recently)\s*", "", q, flags=re.IGNORECASE)
+    return bool(_GENERIC.match(q.rstrip("?. ")))
+
+
 # --------------------------------------------------------------------------------------------- filters
 
-REPORTING_LAG = timedelta(days=14)  # news about a period is published up to this long after it
+REPORTING_LAG = timedelta(days=7)  # news about a period is published up to this long after it
 
 
 def intent_filter(intent: TimeIntent, flt: SearchFilter | None) -> SearchFilter:
@@ -365,4 +392,5 @@ def describe(intent: TimeIntent, reference: date | None, reference_source: str,
     return ", ".join(parts)
 
 
-__all__ = ["TimeIntent", "parse_time_expression", "intent_filter", "describe", "REPORTING_LAG"]
+__all__ = ["TimeIntent", "parse_time_expression", "intent_filter", "describe", "REPORTING_LAG",
+           "is_generic_news_question", "without_expression"]
