@@ -6,17 +6,33 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from postqa.answer import ExtractiveAnswerer, is_follow_up
+from postqa.answer import NOT_COVERED, ExtractiveAnswerer, is_follow_up
+from postqa.chunking import split_sentences
 from postqa.errors import PostqaError
 from postqa.indexer import load_keyword_index
 from postqa.keyword import BM25Index
+from postqa.people import (
+    PeopleIndex,
+    PeopleSource,
+    both_answer,
+    contradicts_role,
+    is_both_question,
+    is_present_person_question,
+    people_path,
+    person_question,
+    role_answer,
+    who_answer,
+    with_as_of,
+)
 from postqa.retrieve import HybridRetriever
 from postqa.store import ChromaIndex
-from postqa.types import Answer, SearchFilter
+from postqa.timeexpr import describe, intent_filter, is_generic_news_question, parse_time_expression
+from postqa.types import Answer, Citation, Hit, SearchFilter
 
 MAX_QUESTION_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -69,13 +85,16 @@ class Assistant:
     """Answers questions over one index. Thread-safe: the web chat shares one between requests."""
 
     def __init__(self, retriever: HybridRetriever, answerer: ExtractiveAnswerer, index: ChromaIndex,
-                 keyword: KeywordSource, info: dict[str, Any], generator: Any = None) -> None:
+                 keyword: KeywordSource, info: dict[str, Any], generator: Any = None,
+                 people: PeopleSource | None = None) -> None:
         self.retriever = retriever
         self.answerer = answerer
         self.index = index
         self.keyword = keyword
         self.info = info
         self.generator = generator
+        self.people = people
+        self._newest: tuple[str, date | None] | None = None
 
     def retrieval_query(self, question: str, history: Sequence[str]) -> tuple[str, str]:
         """(query for retrieval, conversational context) — a follow-up borrows the previous question."""
@@ -88,11 +107,10 @@ class Assistant:
             top_k: int | None = None) -> Answer:
         q = clean_question(question)
         query, context = self.retrieval_query(q, [clean_question(h) for h in history if h and h.strip()])
-        hits = self.retriever.retrieve(query, top_k=top_k, flt=flt)
-        answer = self.answerer.answer(q, hits, context=context)
+        answer = self.news_answer(q, query, context, flt, top_k)
         if self.generator is not None and answer.hits:
             answer = self.generator.refine(answer)
-        return answer
+        return self.finish(q, answer)
 
     def stream(self, question: str, history: Sequence[str] = (), flt: SearchFilter | None = None,
                top_k: int | None = None) -> Iterator[tuple[str, Answer | None]]:
@@ -103,16 +121,146 @@ class Assistant:
         """
         q = clean_question(question)
         query, context = self.retrieval_query(q, [clean_question(h) for h in history if h and h.strip()])
-        hits = self.retriever.retrieve(query, top_k=top_k, flt=flt)
-        answer = self.answerer.answer(q, hits, context=context)
+        answer = self.news_answer(q, query, context, flt, top_k)
         if self.generator is not None and answer.hits and hasattr(self.generator, "stream_refine"):
             yield from self.generator.stream_refine(answer)
             return
         if self.generator is not None and answer.hits:
             answer = self.generator.refine(answer)
+        answer = self.finish(q, answer)
         for piece in re.findall(r"\S+(?:\s+\S+){0,3}\s*", answer.text):
             yield piece, None
         yield "", answer
+
+    # ------------------------------------------------------------------ news: dates, recency, people
+
+    def people_index(self) -> PeopleIndex:
+        if self.people is None:
+            store_dir = self.keyword.path.parent.parent
+            self.people = PeopleSource(self.index, people_path(store_dir, self.index.name))
+        return self.people()
+
+    def newest_date(self) -> date | None:
+        """The newest article's publication date, cached until an ingest changes the index."""
+        fp = str(self.index.state().get("fingerprint") or "")
+        if self._newest is None or self._newest[0] != fp or not fp:
+            dates = [a["date"] for a in self.articles() if a["date"]]
+            self._newest = (fp, date.fromisoformat(max(dates)) if dates else None)
+        return self._newest[1]
+
+    def reference_date(self) -> tuple[date | None, str]:
+        """(date, what it is) that relative expressions ("last year") resolve against: [answer]
+        reference_date = "newest" (the newest article's date), "today", or a YYYY-MM-DD date."""
+        setting = str(getattr(self.answerer.settings, "reference_date", "newest"))
+        if setting == "today":
+            return date.today(), "today"
+        if setting != "newest":
+            return date.fromisoformat(setting), "configured reference date"
+        return self.newest_date(), "newest article"
+
+    def news_answer(self, q: str, query: str, context: str, flt: SearchFilter | None,
+                    top_k: int | None) -> Answer:
+        """Retrieve and answer, news-aware: time expressions filter by publication date (the note says
+        which dates), "latest" prefers the newest relevant article, and questions about people are answered
+        from the people index built at ingest."""
+        ref, ref_source = self.reference_date()
+        intent = parse_time_expression(q, ref) if ref else None
+        if intent is None and context and ref:
+            intent = parse_time_expression(context, ref)
+        if intent is None:
+            return self._people_or_plain(q, query, context, flt, top_k)
+        note = describe(intent, ref, ref_source)
+        scoped = flt
+        newest = self.newest_date()
+        if intent.has_range:
+            if intent.date_from and newest and intent.date_from > newest and not intent.recency:
+                note = (f"Dates: {intent.label} is after the newest article ({newest.isoformat()}); "
+                        "searched articles of every date")
+            else:
+                scoped = intent_filter(intent, flt)
+                note = describe(intent, ref, ref_source, scoped)
+        generic = is_generic_news_question(q, intent)
+        if intent.recency:
+            answer = self._latest(q, query, context, scoped, top_k, generic)
+        else:
+            hits = self.retriever.retrieve(query, top_k=top_k, flt=scoped)
+            if not hits:
+                answer = Answer(question=q, answerable=False,
+                                text=f"No article in the index is dated {intent.label} "
+                                     f"({intent.range_text()}).")
+            else:
+                answer = (self.lede_answer(q, hits) if generic else None) or \
+                    self.answerer.answer(q, hits, context=context)
+        return replace(answer, note="; ".join(x for x in (note, answer.note) if x))
+
+    def lede_answer(self, q: str, hits: Sequence[Hit], article_id: str | None = None) -> Answer | None:
+        """'What happened in May 2019?': the opening sentence of the best-matching article in range (a news
+        story's lede says what happened), cited."""
+        if not hits:
+            return None
+        aid = article_id or hits[0].chunk.article_id
+        first = self.index.get_chunks([f"{aid}#0"]).get(f"{aid}#0")
+        if first is None:
+            return None
+        sents = split_sentences(first.text)
+        if not sents:
+            return None
+        lede = sents[0]
+        cite = Citation(n=1, article_id=aid, title=first.title, published=first.published,
+                        source=first.source,
+                        passage=lede.text, span=(0, len(lede.text)), score=1.0, chunk_id=first.id,
+                        passage_start=first.start + lede.start)
+        return Answer(question=q, text=lede.text, answerable=True, citations=[cite], hits=list(hits),
+                      confidence=0.6)
+
+    def _latest(self, q: str, query: str, context: str, flt: SearchFilter | None, top_k: int | None,
+                generic: bool = False) -> Answer:
+        """Answer from the newest article among the relevant ones; older ones only when it cannot."""
+        k = top_k or self.retriever.settings.top_k
+        cands = self.retriever.retrieve(query, top_k=max(2 * k, 10), flt=flt)
+        if not cands:
+            return Answer(question=q, text="No article in the index matches those dates.", answerable=False)
+        by_date: dict[date, set[str]] = {}
+        for h in cands:
+            by_date.setdefault(h.chunk.published or date.min, set()).add(h.chunk.article_id)
+        for day in sorted(by_date, reverse=True)[:3]:
+            ids = by_date[day] if flt is None or flt.article_ids is None else by_date[day] & flt.article_ids
+            hits = self.retriever.retrieve(query, top_k=k, flt=replace(flt or SearchFilter(),
+                                                                       article_ids=frozenset(ids)))
+            answer = (self.lede_answer(q, hits) if generic else None) or \
+                self.answerer.answer(q, hits, context=context)
+            if answer.answerable:
+                return replace(answer, note=f"answered from the newest relevant article ({day.isoformat()})")
+        newest_first = sorted(cands, key=lambda h: h.chunk.published or date.min, reverse=True)[:k]
+        return self.answerer.answer(q, newest_first, context=context)
+
+    def _people_or_plain(self, q: str, query: str, context: str, flt: SearchFilter | None,
+                         top_k: int | None) -> Answer:
+        people = self.people_index() if not context else None
+        asked = person_question(people, q) if people is not None and len(people) else None
+        if people is not None and asked and not flt:
+            direct = None
+            if asked and asked[0] == "name":
+                direct = who_answer(people, q, asked[1])
+            elif asked and asked[0] == "role":
+                direct = role_answer(people, q, asked[1], self.answerer.settings.max_citations)
+            if direct is not None:
+                return direct
+        hits = self.retriever.retrieve(query, top_k=top_k, flt=flt)
+        if people is not None and len(people) and is_both_question(q):
+            both = both_answer(people, q, self.retriever.retrieve(query, top_k=max(top_k or 0, 10), flt=flt))
+            if both is not None:
+                return both
+        answer = self.answerer.answer(q, hits, context=context)
+        if people is not None and asked and asked[0] == "role" and answer.answerable and \
+                contradicts_role(people, answer.text, asked[1]):
+            return replace(answer, text=NOT_COVERED, answerable=False,
+                           note=f"the news names no {asked[1]}; the person found holds another role")
+        return answer
+
+    def finish(self, q: str, answer: Answer) -> Answer:
+        """'Who is ...?' answered from an article: say as of when ("Zhang Jinliang (as of 2019-05-21)")."""
+        return with_as_of(answer) if is_present_person_question(q) else answer
 
     def status(self) -> dict[str, Any]:
         state = self.index.state()

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import tomllib
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from postqa.errors import ConfigError
 
@@ -61,6 +62,20 @@ class AnswerSettings(_Section):
     # Calibrated on evals/calibration.jsonl with `postqa calibrate`; see docs/calibration.md.
     min_confidence: float = Field(0.45, ge=0.0, le=1.0)
     max_citations: int = Field(3, ge=1, le=20)
+    # What "last year", "this month", "latest" resolve against: "newest" (the newest article's date),
+    # "today", or a fixed "YYYY-MM-DD". See docs/news.md.
+    reference_date: str = "newest"
+
+    @field_validator("reference_date")
+    @classmethod
+    def _reference_date(cls, value: str) -> str:
+        v = value.strip().lower()
+        if v in ("newest", "today"):
+            return v
+        try:
+            return date.fromisoformat(v).isoformat()
+        except ValueError:
+            raise ValueError('expected "newest", "today" or a date written YYYY-MM-DD') from None
 
 
 class GeneratorSettings(_Section):

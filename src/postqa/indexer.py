@@ -19,6 +19,7 @@ from postqa.corpus import CorpusReadResult, Problem
 from postqa.embedding import Embedder
 from postqa.errors import IngestLockedError
 from postqa.keyword import BM25Index
+from postqa.people import people_path, refresh_people_index
 from postqa.store import ChromaIndex, StoredArticle, chunk_metadata
 from postqa.types import Article, Chunk
 
@@ -130,6 +131,7 @@ class Indexer:
         self.embedder = embedder
         self.index = index
         self.keyword_file = keyword_path(store_dir, index.name)
+        self.people_file = people_path(store_dir, index.name)
         self.max_tokens = min(chunking.max_tokens, embedder.max_tokens)
         self.overlap = chunking.overlap_sentences
         self.batch_chunks = embed_batch_chunks
@@ -169,6 +171,7 @@ class Indexer:
         if saved is None or saved.fingerprint != fp:
             load_keyword_index(self.index, self.keyword_file, expected=fp)
             report.keyword_rebuilt = True
+        refresh_people_index(self.index, self.people_file, fp)  # people and roles, same fingerprint
         report.articles_total = len(final)
         report.chunks_total = sum(a.present for a in final.values())
         report.seconds = time.perf_counter() - t0

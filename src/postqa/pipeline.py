@@ -12,6 +12,7 @@ from postqa.config import Settings
 from postqa.corpus import read_corpus
 from postqa.embedding import Embedder, create_embedder, describe, set_torch_threads
 from postqa.indexer import IngestLock, Indexer, IngestReport, ProgressFn, keyword_path
+from postqa.people import PeopleSource, people_path
 from postqa.retrieve import HybridRetriever
 from postqa.store import ChromaIndex, ChromaStore, IndexSpec
 
@@ -43,6 +44,7 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
             if any(n == name for n, _, _ in store.indexes()):
                 store.client.delete_collection(name)
             keyword_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
+            people_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
         index = store.open_index(spec, create=True)
         read = read_corpus(paths or [settings.paths.corpus])
         return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking).sync(
@@ -74,13 +76,15 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
         from postqa.generate import create_generator
 
         generator = create_generator(settings.generator, embedder)
-    return Assistant(retriever, answerer, index, keyword, info, generator=generator)
+    people = PeopleSource(index, people_path(settings.paths.vectorstore, index.name))
+    return Assistant(retriever, answerer, index, keyword, info, generator=generator, people=people)
 
 
 def drop_index(settings: Settings, name: str) -> None:
     store = open_store(settings)
     store.client.delete_collection(name)
     keyword_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
+    people_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
 
 
 def list_indexes(settings: Settings) -> list[dict[str, Any]]:
