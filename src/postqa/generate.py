@@ -459,10 +459,13 @@ class Checker:
         self.lexical_min = lexical_min
         self.cosine_min = cosine_min
         self._vectors: dict[str, np.ndarray] = {}
-        if embed is not None:
+        texts = [t for s in sources for _, _, t in s.sentences]
+        if embed is not None and texts:
+            vectors = _unit(embed(texts))  # one batch for all passages
+            at = 0
             for s in sources:
-                texts = [t for _, _, t in s.sentences]
-                s.vectors = _unit(embed(texts)) if texts else None
+                s.vectors = vectors[at:at + len(s.sentences)] if s.sentences else None
+                at += len(s.sentences)
 
     def support(self, sentence: str, n: int) -> tuple[float, int]:
         """(support score, best sentence index) of passage ``n`` for ``sentence``; 0.0 when unsupported."""
