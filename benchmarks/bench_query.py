@@ -1,0 +1,346 @@
+"""Query benchmark: p50/p95 of retrieval alone and of the full answer, resident memory, index size on disk
+and start-to-ready, at several index sizes, embedded Chroma beside a `chroma run` server that this script
+starts and stops itself. Prints markdown tables and writes JSON.
+
+    # build the tiers (see --help for how vectors are produced), then measure both modes
+    nice -n 19 .venv/bin/python benchmarks/bench_query.py --workdir /tmp/postqa-bench \
+        --tier 1k=/tmp/postqa-bench/reuters21578-1000/postqa-store --tier 10k=10000 --tier 50k=50000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
+from common import Timer, loadavg  # noqa: E402
+
+HERE = Path(__file__).resolve()
+FIXED_QUESTIONS = [
+    "What did the central bank say about interest rates?",
+    "Which company reported a rise in quarterly profit?",
+    "How much cocoa was shipped from Bahia?",
+    "What happened to oil prices after the OPEC meeting?",
+    "Who was appointed chief executive?",
+    "What did the finance minister say about the budget deficit?",
+    "How did the dollar trade against the yen?",
+    "What were the wheat export figures?",
+]
+
+
+# ------------------------------------------------------------------------------------- tier building
+
+
+class LookupEmbedder:
+    """Presents the real MiniLM embedder (same name, dimension, fingerprint and tokenizer, so postqa opens the
+    store with the real model afterwards) but takes vectors from a cache of real MiniLM vectors of the same
+    texts; a text with no cached vector gets a *synthetic* vector: a cached real vector chosen by the text's
+    hash plus Gaussian noise (sigma per dimension), renormalised. Counts both."""
+
+    def __init__(self, real: Any, cache_file: Path, sigma: float) -> None:
+        import numpy as np
+
+        self.real = real
+        self.name, self.dim, self.max_tokens, self.normalize = real.name, real.dim, real.max_tokens, real.normalize
+        self.fingerprint = real.fingerprint
+        self.count_tokens = real.count_tokens
+        z = np.load(cache_file)
+        self.keys = {str(k): i for i, k in enumerate(z["keys"])}
+        self.vecs = z["vecs"].astype(np.float32)
+        self.sigma = sigma
+        self.n_real = self.n_synthetic = 0
+
+    def embed_documents(self, texts: list[str]) -> Any:
+        import hashlib
+
+        import numpy as np
+
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            h = hashlib.sha1(t.encode("utf-8")).hexdigest()[:16]
+            j = self.keys.get(h)
+            if j is not None:
+                out[i] = self.vecs[j]
+                self.n_real += 1
+            else:
+                seed = int(h, 16)
+                rng = np.random.default_rng(seed)
+                v = self.vecs[seed % len(self.vecs)] + rng.normal(0.0, self.sigma, self.dim).astype(np.float32)
+                out[i] = v / np.linalg.norm(v)
+                self.n_synthetic += 1
+        return out
+
+    def embed_query(self, text: str) -> Any:
+        return self.real.embed_query(text)
+
+
+def batched_indexer_class() -> Any:
+    """postqa's Indexer with _flush writing one Chroma upsert per flush instead of one per article (the fix
+    proposed in docs/benchmarks.md); used only to build the large tiers in reasonable time. Same records."""
+    import numpy as np
+
+    from postqa.indexer import Indexer
+    from postqa.store import chunk_metadata
+
+    class BatchedIndexer(Indexer):
+        def _flush(self, batch, read, report):  # type: ignore[no-untyped-def]
+            assert all(st is None for _, _, st, _ in batch), "tier building only adds new articles"
+            chunks, metas = [], []
+            for article, h, _st, cs in batch:
+                for c in cs:
+                    chunks.append(c)
+                    metas.append(chunk_metadata(c, h, read.origins.get(article.id, article.source), len(cs)))
+                report.added.append(article.id)
+            if chunks:
+                vecs = self.embedder.embed_documents([c.context_text for c in chunks])
+                report.chunks_embedded += len(chunks)
+                self.index.upsert(chunks, np.asarray(vecs), metas)
+
+    return BatchedIndexer
+
+
+def tier_corpus(data_dir: Path, target_chunks: int, out: Path) -> dict[str, Any]:
+    """A jsonl of real news articles expected to give about ``target_chunks`` chunks: Reuters in file order,
+    then BBC, then Reuters again under new ids ("-dup") if more are needed. Chunks per article measured on
+    this corpus: Reuters 1.61, BBC 3.56."""
+    per = {"reuters21578.jsonl": 1.61, "bbc_news_2225.jsonl": 3.56}
+    est = 0.0
+    counts = {"reuters21578.jsonl": 0, "bbc_news_2225.jsonl": 0, "reuters21578.jsonl (dup)": 0}
+    with out.open("w", encoding="utf-8") as fout:
+        for name, dup in [("reuters21578.jsonl", False), ("bbc_news_2225.jsonl", False), ("reuters21578.jsonl", True)]:
+            with (data_dir / name).open(encoding="utf-8") as fin:
+                for line in fin:
+                    if est >= target_chunks:
+                        break
+                    obj = json.loads(line)
+                    if not (obj.get("body") or obj.get("text")):
+                        continue
+                    if dup:
+                        obj["doc_id"] = f"{obj['doc_id']}-dup"
+                    fout.write(json.dumps(obj) + "\n")
+                    est += per[name]
+                    counts[name + (" (dup)" if dup else "")] += 1
+    return {"articles_by_source": counts}
+
+
+def build_tier(label: str, target: int, args: argparse.Namespace) -> dict[str, Any]:
+    from postqa.corpus import read_corpus
+    from postqa.embedding import SentenceTransformerEmbedder
+    from postqa.indexer import IngestLock
+    from postqa.pipeline import index_spec, open_store
+
+    store_dir = args.workdir / f"tier-{label}"
+    shutil.rmtree(store_dir, ignore_errors=True)
+    store_dir.mkdir(parents=True)
+    corpus = args.workdir / f"tier-{label}.jsonl"
+    info = tier_corpus(args.data_dir, target, corpus)
+    settings = common.settings_for(store_dir, threads=args.threads)
+    real = SentenceTransformerEmbedder(settings.embedding)
+    emb = LookupEmbedder(real, args.vectors, args.sigma)
+    with Timer() as t:
+        store = open_store(settings)
+        with IngestLock(store_dir):
+            index = store.open_index(index_spec(settings, emb), create=True)
+            read = read_corpus([corpus])
+            rep = batched_indexer_class()(emb, index, store_dir, settings.chunking,
+                                          embed_batch_chunks=2000).sync(read)
+    out = {"tier": label, "store": str(store_dir), "chunks": rep.chunks_total, "articles": rep.articles_total,
+           "real_vectors": emb.n_real, "synthetic_vectors": emb.n_synthetic, "sigma": args.sigma,
+           "build_s": round(t.seconds, 1), "keyword_rebuilt": rep.keyword_rebuilt, **info}
+    print(f"[build {label}] {out}", file=sys.stderr, flush=True)
+    return out
+
+
+# ------------------------------------------------------------------------------------------- worker
+
+
+def worker(args: argparse.Namespace) -> None:
+    """One app process: start, load, warm up, then time questions. Prints one JSON line."""
+    marks: dict[str, float] = {}
+    t_spawn = args.t_spawn
+    from postqa.pipeline import build_assistant
+
+    marks["imported"] = time.time() - t_spawn
+    from postqa.embedding import create_embedder
+
+    settings = common.settings_for(args.store, threads=0, mode=args.mode, port=args.port)
+    embedder = create_embedder(settings.embedding)  # imports sentence-transformers, loads MiniLM
+    marks["model_loaded"] = time.time() - t_spawn
+    assistant = build_assistant(settings, embedder=embedder)  # sets torch threads to 1 for serving
+    marks["assistant_built"] = time.time() - t_spawn
+    assistant.keyword()  # BM25 from disk (rebuilt from Chroma if its fingerprint does not match)
+    marks["bm25_loaded"] = time.time() - t_spawn
+    questions = json.loads(Path(args.questions_file).read_text())
+    for q in questions[:2]:
+        assistant.ask(q)
+    marks["ready"] = time.time() - t_spawn
+    import torch
+
+    mem_ready = common.rss_mb()
+    embed_t, retr_t, ask_t = [], [], []
+    n_answerable = 0
+    emb = assistant.retriever.embed_query
+    for q in questions[2:]:
+        with Timer() as t:
+            emb(q)
+        embed_t.append(t.seconds)
+        with Timer() as t:
+            assistant.retriever.retrieve(q)
+        retr_t.append(t.seconds)
+        with Timer() as t:
+            ans = assistant.ask(q)
+        ask_t.append(t.seconds)
+        n_answerable += bool(ans.answerable)
+    print(json.dumps({"marks": {k: round(v, 2) for k, v in marks.items()}, "mem_ready": mem_ready,
+                      "mem_end": common.rss_mb(), "torch_threads": torch.get_num_threads(),
+                      "chunks": assistant.index.count(), "embed_query": common.summary_ms(embed_t),
+                      "retrieve": common.summary_ms(retr_t), "answer": common.summary_ms(ask_t),
+                      "answerable": n_answerable, "questions": len(questions) - 2}))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_chroma(path: Path, port: int) -> tuple[subprocess.Popen[bytes], float]:
+    chroma = Path(sys.executable).parent / "chroma"
+    log = open(path.parent / f"chroma-{port}.log", "wb")  # noqa: SIM115
+    t0 = time.time()
+    proc = subprocess.Popen(["nice", "-n", "19", str(chroma), "run", "--path", str(path), "--host", "127.0.0.1",
+                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    import urllib.request
+
+    for _ in range(600):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1)
+            return proc, time.time() - t0
+        except Exception:  # noqa: BLE001
+            if proc.poll() is not None:
+                raise RuntimeError(f"chroma run exited with {proc.returncode}; see {log.name}") from None
+            time.sleep(0.2)
+    proc.terminate()
+    raise RuntimeError("chroma run did not answer its heartbeat within 120 s")
+
+
+def run_worker(store: Path, mode: str, port: int, qfile: Path) -> dict[str, Any]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    t_spawn = time.time()
+    proc = subprocess.run([sys.executable, str(HERE), "--worker", "--store", str(store), "--mode", mode,
+                           "--port", str(port), "--questions-file", str(qfile), "--t-spawn", repr(t_spawn)],
+                          capture_output=True, text=True, env=env)
+    if proc.returncode != 0:
+        raise RuntimeError(f"worker failed: {proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def questions_for(store: Path, n: int) -> list[str]:
+    """Fixed questions plus questions made from titles of articles in the store (deterministic)."""
+    import random
+
+    from postqa.embedding import HashEmbedder  # noqa: F401  (cheap import path check)
+
+    titles: list[str] = []
+    import chromadb
+    from chromadb.config import Settings as CS
+
+    client = chromadb.PersistentClient(path=str(store / "chroma"), settings=CS(anonymized_telemetry=False))
+    col = client.list_collections()[0]
+    col = client.get_collection(col.name if hasattr(col, "name") else col, embedding_function=None)
+    page = col.get(include=["metadatas"], limit=3000)
+    titles = sorted({str((m or {}).get("title", "")) for m in page["metadatas"] if m and m.get("title")})
+    rnd = random.Random(7)
+    picked = rnd.sample(titles, min(len(titles), max(0, n - len(FIXED_QUESTIONS))))
+    made = [f"What is the news about {t.lower().rstrip('.')}?" for t in picked]
+    qs = FIXED_QUESTIONS + made
+    rnd.shuffle(qs)
+    return qs[:n]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, default=common.DEFAULT_DATA)
+    ap.add_argument("--workdir", type=Path, default=Path("/tmp/postqa-bench"))
+    ap.add_argument("--tier", action="append", default=None,
+                    help="LABEL=PATH (an existing postqa store folder) or LABEL=N (build a store of about N "
+                         "chunks of real news text; vectors from --vectors, synthetic where missing). Repeatable.")
+    ap.add_argument("--vectors", type=Path, default=None,
+                    help="real_vectors.npz written by bench_ingest.py (default WORKDIR/real_vectors.npz)")
+    ap.add_argument("--sigma", type=float, default=0.03, help="noise per dimension of synthetic vectors")
+    ap.add_argument("--questions", type=int, default=42, help="questions per run (2 are warm-up)")
+    ap.add_argument("--modes", default="embedded,server")
+    ap.add_argument("--threads", type=int, default=2, help="torch threads while building tiers")
+    ap.add_argument("--out", type=Path, default=common.DEFAULT_RESULTS / "query.json")
+    # worker mode (internal)
+    ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--store", type=Path, help=argparse.SUPPRESS)
+    ap.add_argument("--mode", default="embedded", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, default=8000, help=argparse.SUPPRESS)
+    ap.add_argument("--questions-file", help=argparse.SUPPRESS)
+    ap.add_argument("--t-spawn", type=float, default=0.0, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        worker(args)
+        return
+    args.vectors = args.vectors or args.workdir / "real_vectors.npz"
+    tiers = args.tier or ["1k=1000"]
+    meta = {"machine": common.machine(), "argv": sys.argv, "sigma": args.sigma, "git": common.git_state()}
+    builds, rows = [], []
+    for spec in tiers:
+        label, _, val = spec.partition("=")
+        if val.isdigit():
+            b = build_tier(label, int(val), args)
+            builds.append(b)
+            store = Path(b["store"])
+        else:
+            store = Path(val)
+            builds.append({"tier": label, "store": str(store), "real_vectors": "all (bench_ingest.py)"})
+        qfile = args.workdir / f"questions-{label}.json"
+        qfile.write_text(json.dumps(questions_for(store, args.questions)))
+        disk = common.dir_mb(store)
+        for mode in args.modes.split(","):
+            la = loadavg()
+            server: dict[str, Any] = {}
+            if mode == "server":
+                port = free_port()
+                proc, up = start_chroma(store / "chroma", port)
+                try:
+                    r = run_worker(store, mode, port, qfile)
+                    server = {"server_start_s": round(up, 2), "server_rss_mb": common.rss_mb(proc.pid)["rss_mb"]}
+                finally:
+                    proc.terminate()
+                    try:
+                        proc.wait(timeout=20)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+            else:
+                r = run_worker(store, mode, 8000, qfile)
+            row = {"tier": label, "mode": mode, "chunks": r["chunks"], "retrieve_p50": r["retrieve"]["p50_ms"],
+                   "retrieve_p95": r["retrieve"]["p95_ms"], "answer_p50": r["answer"]["p50_ms"],
+                   "answer_p95": r["answer"]["p95_ms"], "embed_p50": r["embed_query"]["p50_ms"],
+                   "ready_s": r["marks"]["ready"], "rss_mb": r["mem_ready"]["rss_mb"], "disk_mb": disk,
+                   "torch_threads": r["torch_threads"], "loadavg": la, **server, "raw": r}
+            rows.append(row)
+            print(f"[{label} {mode}] " + json.dumps({k: v for k, v in row.items() if k != "raw"}),
+                  file=sys.stderr, flush=True)
+    print(common.table(builds, ["tier", "chunks", "articles", "real_vectors", "synthetic_vectors", "build_s"],
+                       "Index tiers (how each was built)"))
+    print()
+    print(common.table(rows, ["tier", "mode", "chunks", "retrieve_p50", "retrieve_p95", "answer_p50",
+                              "answer_p95", "embed_p50", "ready_s", "rss_mb", "disk_mb", "server_rss_mb",
+                              "torch_threads", "loadavg"], "Query latency (ms), memory (MB), start-to-ready (s)"))
+    common.write_json(args.out, {"meta": meta, "tiers": builds, "results": rows, "loadavg_at_end": loadavg()})
+
+
+if __name__ == "__main__":
+    main()
