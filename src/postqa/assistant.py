@@ -31,7 +31,14 @@ from postqa.people import (
 )
 from postqa.retrieve import HybridRetriever
 from postqa.store import ChromaIndex
-from postqa.timeexpr import describe, intent_filter, is_generic_news_question, parse_time_expression
+from postqa.timeexpr import (
+    TimeIntent,
+    describe,
+    intent_filter,
+    is_generic_news_question,
+    parse_time_expression,
+    without_expression,
+)
 from postqa.types import Answer, Citation, Hit, SearchFilter
 
 MAX_QUESTION_CHARS = 1000
@@ -181,7 +188,7 @@ class Assistant:
                 note = describe(intent, ref, ref_source, scoped)
         generic = is_generic_news_question(q, intent)
         if intent.recency:
-            answer = self._latest(q, query, context, scoped, top_k, generic)
+            answer = self._latest(q, query, context, scoped, top_k, intent, generic)
         else:
             hits = self.retriever.retrieve(query, top_k=top_k, flt=scoped)
             if not hits:
@@ -189,8 +196,10 @@ class Assistant:
                                 text=f"No article in the index is dated {intent.label} "
                                      f"({intent.range_text()}).")
             else:
+                # the dates are used up by the filter: the answerer gets the question without them
                 answer = (self.lede_answer(q, hits) if generic else None) or \
-                    self.answerer.answer(q, hits, context=context)
+                    self.answerer.answer(without_expression(q, intent), hits, context=context)
+                answer = replace(answer, question=q)
         return replace(answer, note="; ".join(x for x in (note, answer.note) if x))
 
     def lede_answer(self, q: str, hits: Sequence[Hit], article_id: str | None = None) -> Answer | None:
@@ -214,7 +223,7 @@ class Assistant:
                       confidence=0.6)
 
     def _latest(self, q: str, query: str, context: str, flt: SearchFilter | None, top_k: int | None,
-                generic: bool = False) -> Answer:
+                intent: TimeIntent, generic: bool = False) -> Answer:
         """Answer from the newest article among the relevant ones; older ones only when it cannot."""
         k = top_k or self.retriever.settings.top_k
         cands = self.retriever.retrieve(query, top_k=max(2 * k, 10), flt=flt)
@@ -227,8 +236,9 @@ class Assistant:
             ids = by_date[day] if flt is None or flt.article_ids is None else by_date[day] & flt.article_ids
             hits = self.retriever.retrieve(query, top_k=k, flt=replace(flt or SearchFilter(),
                                                                        article_ids=frozenset(ids)))
+            bare = without_expression(q, intent)
             answer = (self.lede_answer(q, hits) if generic else None) or \
-                self.answerer.answer(q, hits, context=context)
+                replace(self.answerer.answer(bare, hits, context=context), question=q)
             if answer.answerable:
                 return replace(answer, note=f"answered from the newest relevant article ({day.isoformat()})")
         newest_first = sorted(cands, key=lambda h: h.chunk.published or date.min, reverse=True)[:k]

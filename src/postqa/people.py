@@ -507,9 +507,15 @@ def who_answer(people: PeopleIndex, question: str, name: str, max_citations: int
             parts.append(f"{r.role} (as of {dates[0]}{also})")
         else:
             parts.append(f"{r.role} ({', '.join(dates)})")
-    text = f"{person.name}: " + "; ".join(parts)
     cites = [_citation(n, art, (art["span"][0], art["span"][1]))
              for n, art in enumerate(person.articles[:max_citations], start=1)]
+    first = cites[0].passage[cites[0].span[0]:cites[0].span[1]] if cites and cites[0].span else ""
+    if first and not first.startswith(person.name) and person.name in first and parts:
+        # the role stands before the name ("Chairman Liu Aili"): say it the way the cited text does
+        parts[0] = first + parts[0][len(person.roles[0].role):]
+        text = "; ".join(parts)
+    else:
+        text = f"{person.name}: " + "; ".join(parts)
     return Answer(question=question, text=text, answerable=True, citations=cites, confidence=1.0)
 
 
@@ -529,7 +535,8 @@ def role_answer(people: PeopleIndex, question: str, role: str, max_citations: in
         seen.add(m.article_id)
         art = {"id": m.article_id, "title": m.title, "date": m.published, "source": m.source,
                "sentence": m.sentence, "sentence_start": m.sentence_start}
-        cites.append(_citation(len(cites) + 1, art, m.span))
+        at = m.sentence.find(m.name, m.span[0])  # the answer is the name: cite the name's own span
+        cites.append(_citation(len(cites) + 1, art, (at, at + len(m.name)) if at >= 0 else m.span))
         if len(cites) >= max_citations:
             break
     newest = _dkey(top.published)
@@ -553,7 +560,10 @@ def person_question(people: PeopleIndex, question: str) -> tuple[str, str] | Non
     key = people.resolve(x)
     if key:
         return "name", key
-    role = re.sub(r"^(?:the|a|an)\s+", "", x, flags=re.IGNORECASE)
+    role = re.sub(r"^(?:the|a|an)\s+(?:current\s+|present\s+)?", "", x, flags=re.IGNORECASE)
+    owner = re.match(r"^(?P<org>.+?)(?:'s|’s)\s+(?P<role>.+)$", role)
+    if owner and not _is_role(role[0].upper() + role[1:]):  # "X's Head" -> "Head of X"
+        role = f"{owner.group('role')} of {owner.group('org')}"
     if role and _is_role(role[0].upper() + role[1:]) and len(role.split()) <= 12:
         return "role", role
     return None
