@@ -14,6 +14,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -149,8 +150,8 @@ def assert_crash_state_safe(settings: Settings, old: dict[str, str], new: dict[s
     return {aid: a.article_hash for aid, a in stored.items()}
 
 
-def last_json(out: str) -> dict[str, object]:
-    return json.loads(out.strip().splitlines()[-1])
+def last_json(out: str) -> dict[str, Any]:
+    return dict(json.loads(out.strip().splitlines()[-1]))
 
 
 # --------------------------------------------------------------------------------------- kill -9

@@ -56,9 +56,9 @@ class IngestReport:
 
 def _crash_point(name: str) -> None:
     """Test seam for the fault tests (tests/test_faults.py): when POSTQA_CRASH_AT equals ``name`` the process
-    kills itself with SIGKILL right here, as a power cut or ``kill -9`` would. Points: "embedding" (mid-ingest,
-    after an embed call and the first article's write), "before-keyword" (Chroma written, BM25 not saved),
-    "before-manifest" (BM25 saved, manifest not written). Unset in normal use: one dict lookup."""
+    kills itself with SIGKILL right here, as a power cut or ``kill -9`` would. Points: "embedding"
+    (mid-ingest, after an embed call and the first article's write), "before-keyword" (Chroma written, BM25
+    not saved), "before-manifest" (BM25 saved, manifest not written). Unset in normal use: one dict lookup."""
     if os.environ.get("POSTQA_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
 
