@@ -86,6 +86,12 @@ def eval_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFa
 
 
 @pytest.fixture(scope="session")
+def eval_options(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The model asked for (None: the configured one) and the report folder."""
+    return {"model": eval_model(request.config), "reports": reports_dir(request.config)}
+
+
+@pytest.fixture(scope="session")
 def eval_report(eval_run: dict[str, Any]) -> dict[str, Any]:
     """Where the session's report was written: {"json": Path, "md": Path, "out": Path}."""
     return {k: v for k, v in _RESULT.items() if k != "run"}

@@ -80,6 +80,9 @@ def test_span_valid() -> None:
     assert not span_valid(passage, (0, 99), "Zhang Yongping")  # outside the passage
     assert not span_valid(passage, (15, 23), "Zhang Yongping")  # does not cover the answer
     assert not span_valid(passage, None, "Zhang Yongping")
+    # an answer may restate its span's words or add a qualifier
+    assert span_valid("Chairman Liu Aili said", (0, 17), "Liu Aili: Chairman (as of 2019-05-21)")
+    assert span_valid(passage, (0, 14), "Zhang Yongping (as of 2020-09-11)")
 
 
 def _chunk(article: str, text: str) -> Chunk:
@@ -175,6 +178,8 @@ def test_summary_reports_and_regressions(tmp_path: Path) -> None:
     assert any(line.startswith("case c1") for line in found)
     assert any(line.startswith("answer_accuracy") for line in found)
     assert regressions(before, before) == []
+    grown = {**after, "cases": after["cases"] + [{**after["cases"][0], "id": "new"}]}
+    assert any("case set changed" in line for line in regressions(before, grown))
 
     p1, md1 = write_report(before, tmp_path)
     p2, _ = write_report(after, tmp_path)

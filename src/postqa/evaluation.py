@@ -202,7 +202,10 @@ def span_valid(passage: str, span: Sequence[int] | None, answer_text: str) -> bo
     if not (0 <= start < end <= len(passage)):
         return False
     quoted, said = normalize(passage[start:end]), normalize(answer_text)
-    return bool(quoted and said) and (quoted in said or said in quoted)
+    if not (quoted and said):
+        return False
+    # verbatim either way, or a restatement of the span's words ("Liu Aili: Chairman" for "Chairman Liu Aili")
+    return quoted in said or said in quoted or set(quoted.split()) <= set(said.split())
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -237,6 +240,7 @@ class CaseResult:
     gold_articles: list[str]
     retrieved: list[str]  # article id of each retrieved passage, in rank order
     cited: list[str]
+    span_text: str  # what the first citation's span marks in its passage
     citation_support: bool | None  # the first citation's passage contains an acceptable answer
     span_ok: bool | None  # the answer's span lies inside the cited passage and covers the answer
     passed: bool
@@ -263,8 +267,11 @@ def score_case(
     f1 = token_f1(got, case.answers) if case.answerable else 0.0
     support: bool | None = None
     span_ok: bool | None = None
+    span_text = ""
     if answer.answerable and answer.citations:
         first = answer.citations[0]
+        if first.span is not None:
+            span_text = first.passage[first.span[0] : first.span[1]]
         span_ok = span_valid(first.passage, first.span, answer.text)
         if case.answerable:
             support = contains_answer(first.passage, case.answers)
@@ -311,6 +318,7 @@ def score_case(
         gold_articles=list(case.gold_articles),
         retrieved=retrieved,
         cited=[c.article_id for c in answer.citations],
+        span_text=span_text,
         citation_support=support,
         span_ok=span_ok,
         passed=passed,
@@ -615,6 +623,11 @@ def regressions(previous: dict[str, Any], current: dict[str, Any]) -> list[str]:
                 f"({_cell(r['got'] if r['answered'] else 'refused', 40)}): {r['why']}"
             )
     ps, cs = previous.get("summary", {}), current.get("summary", {})
+    old_ids, new_ids = set(before), {r["id"] for r in current.get("cases", [])}
+    if old_ids != new_ids:
+        out.append(f"the case set changed (+{len(new_ids - old_ids)} / -{len(old_ids - new_ids)} cases): "
+                   "headline metrics are not comparable with the previous run")
+        return out
     for key in HEADLINE:
         if key not in ps or key not in cs:
             continue
@@ -987,7 +1000,7 @@ def external_markdown(run: dict[str, Any]) -> str:
             + " | ".join(cells)
             + " |"
         )
-    return "\n".join(head) + external_table(run) + "\n".join(rows) + "\n"
+    return "\n".join(head) + "\n" + external_table(run) + "\n".join(rows) + "\n"
 
 
 # ------------------------------------------------------------------------------------------- CLI
