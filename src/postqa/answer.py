@@ -20,7 +20,7 @@ MONTHS = ("January|February|March|April|May|June|July|August|September|October|N
 _DATE = re.compile(
     rf"\b(?:(?:early|mid|late)[- ])?(?:{MONTHS})\.?(?:\s+\d{{1,2}}(?:st|nd|rd|th)?)?(?:,?\s+\d{{4}})?\b"
     rf"|\b\d{{1,2}}\s+(?:{MONTHS})(?:\s+\d{{4}})?\b|\b(?:19|20)\d{{2}}\b|\b\d{{4}}-\d{{2}}-\d{{2}}\b"
-    r"|\b(?:this|last|next) (?:year|month|week)\b|\byesterday\b|\btoday\b")
+    r"|\b(?i:this|last|next) (?:year|month|week)\b|\b(?i:yesterday|today)\b")
 _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                  "twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|hundreds")
 _NUMBER = re.compile(rf"\b(?:\d[\d,.]*\d|\d)(?:\s*(?:%|percent|million|billion|thousand))?\b|\b(?:{_NUMBER_WORDS})\b",
@@ -68,27 +68,106 @@ class Span:
     start: int
     end: int
     score: float
+    name: str = ""  # people: the name alone
+    role: str = ""  # people: the appositive role
+
+
+_SENTENCE_STARTERS = {
+    "on", "in", "at", "according", "he", "she", "it", "they", "we", "the", "this", "that", "these", "those",
+    "faced", "meanwhile", "secondly", "firstly", "thirdly", "fourthly", "finally", "also", "and", "but", "as",
+    "at", "all", "both", "since", "with", "for", "from", "by", "to", "after", "before", "during", "so", "its",
+    "their", "his", "her", "our", "a", "an", "china", "future", "there", "what", "when", "who", "which",
+}
+
+
+def _asked_role(question: str) -> list[str]:
+    """Title words a who-question asks about: 'Who is the Secretary General of X?' -> [secretary, general]."""
+    m = re.match(r"^(?:and\s+)?who\s+(?:is|was|are|were)\s+(?:the\s+)?((?:[A-Za-z]+\s+){0,3}?[A-Za-z]+)\s+of\b",
+                 question.strip(), re.IGNORECASE)
+    if not m:
+        return []
+    words = [w.lower() for w in m.group(1).split()]
+    return [w for w in words if w in _TITLE_WORDS]
+
+
+_AUX = {"is", "are", "was", "were", "be", "been", "has", "have", "had", "will", "would", "should", "can", "could",
+        "must", "may", "might", "shall", "did", "does", "do", "also", "then", "first", "really"}
+
+
+def question_verb(question: str) -> str | None:
+    """The stemmed main verb after a subject wh-word: 'Who presided over ...' -> 'presid',
+    'What has become the key ...' -> 'becom'."""
+    m = re.match(r"^(?:and\s+|so\s+)?(?:who|what)\s+((?:[\w’']+\s+){0,3})", question.strip() + " ", re.IGNORECASE)
+    if not m:
+        return None
+    for word in m.group(1).lower().split():
+        if word in _AUX:
+            continue
+        if word in STOPWORDS or len(word) < 3 or "'" in word or "’" in word:
+            return None
+        return stem(word)
+    return None
+
+
+def _asked_org(question: str) -> list[str]:
+    """Content words of the organisation a role question names: '... President of Xinhua News Agency?'."""
+    m = re.search(r"\bof\s+(?:the\s+)?([A-Z][\w’'&.-]*(?:\s+(?:of|and|the|[A-Z][\w’'&.-]*))*)", question)
+    if not m:
+        return []
+    return [w.lower() for w in re.findall(r"\w+", m.group(1)) if w.lower() not in ("of", "and", "the")]
+
+
+def kind_of_noun(question: str) -> str | None:
+    """'What kind of meeting ...' / 'Which category of Xinhua publications must ...' -> stem of the noun."""
+    m = re.search(r"\b(?:what|which)\s+(?:kind|type|sort|category|form|sorts|kinds|types)\s+of\s+"
+                  r"((?:[\w-]+\s+){0,3}?)([\w-]+)\s+(?:is|are|was|were|did|does|do|has|have|had|will|would|should|"
+                  r"can|could|must|may)\b", question, re.IGNORECASE)
+    if m:
+        return stem(m.group(2).lower())
+    m = re.match(r"^(?:what|which)\s+([\w-]+)\s+(?:is|are|was|were|has|have|had|will|would|should|can|could|must)\s+"
+                 r"(?:\w+ly\s+)?\w+(?:ed|en)\b", question, re.IGNORECASE)  # 'What work was officially launched'
+    return stem(m.group(1).lower()) if m else None
+
+
+def _asked_name(question: str) -> str | None:
+    """The person a role question is about: "What is Zhang Yongping's position" -> "Zhang Yongping"."""
+    m = _NAME.search(question.replace("’s", "").replace("'s", ""))
+    return m.group(0) if m else None
+
+
+_PERSON_NOUNS = ("person|people|executive|executives|official|officials|leader|leaders|man|woman|"
+                 "speaker|chairman|president|head|secretary|director|minister|manager")
 
 
 def question_kind(question: str) -> str:
-    """The expected answer type: person, date, number, place, entity or clause."""
-    q = question.lower().strip()
-    q = re.sub(r"^(and|so|but|also|then|ok|okay)[, ]+", "", q)
-    if re.match(r"^(who|whom|whose)\b", q) or re.search(r"\b(which|what) (person|executive|official|leader|"
-                                                         r"people|officials|executives|man|woman)\b", q):
+    """The expected answer type: person, role, date, number, place, entity or clause."""
+    q = question.lower().strip().replace("’", "'")
+    q = re.sub(r"^(and|so|but|also|then|ok|okay|now)[, ]+", "", q)
+    if re.search(r"\b(position|title|role|job)\b", q) and re.match(r"^(what|which)\b", q):
+        return "role"
+    if re.match(r"^(who|whom|whose)\b", q) or re.match(rf"^(which|what)\b(\s+[\w'-]+){{0,3}}\s+({_PERSON_NOUNS})\b", q):
         return "person"
+    if re.search(r"\bhow (many|much)\b", q) or re.search(r"\b(what|which) (number|percentage|amount)\b", q):
+        return "number"
     if re.match(r"^when\b", q) or re.search(r"\b(what|which) (date|day|year|month|time)\b", q) or \
             re.search(r"\bon what (date|day)\b", q):
         return "date"
-    if re.match(r"^how (many|much)\b", q) or re.search(r"\b(what|which) (number|percentage|amount)\b", q):
-        return "number"
-    if re.match(r"^where\b", q) or re.search(r"\b(which|what|in which) (city|province|place|country|location|"
+    if re.match(r"^where\b", q) or re.search(r"\b(which|what) (city|province|place|country|location|"
                                               r"venue|region)\b", q):
         return "place"
     if re.match(r"^(which|what)\s+\w+", q) and not re.match(
-            r"^what\s+(is|are|was|were|did|does|do|has|have|had|will|would|should|can|could|must|about)\b", q):
+            r"^what\s+(is|are|was|were|did|does|do|has|have|had|will|would|should|can|could|must|about|happened|"
+            r"happens)\b", q):
         return "entity"
     return "clause"
+
+
+def head_noun(question: str) -> str | None:
+    """The noun a which/what question asks for: 'What unified brand ...' -> 'brand'."""
+    q = question.lower().replace("’", "'")
+    m = re.match(r"^(?:and\s+)?(?:which|what)\s+((?:[a-z-]+\s+){0,2}?)([a-z-]+)\s+(?:is|are|was|were|did|does|do|has|"
+                 r"have|had|will|would|should|can|could|of|in|for|at|on|to)\b", q)
+    return stem(m.group(2)) if m else None
 
 
 def question_terms(question: str) -> list[str]:
@@ -160,6 +239,8 @@ class ExtractiveAnswerer:
         return out
 
     def _persons(self, sentence: str) -> list[Span]:
+        """People in a sentence, each with the role that follows it as an appositive
+        ("Kang Ning, Vice President of China Post Group") when there is one; ``role`` is kept in ``extra``."""
         spans: list[Span] = []
         for m in _NAME.finditer(sentence):
             words = m.group(0).split()
@@ -175,62 +256,198 @@ class ExtractiveAnswerer:
             after = sentence[end:]
             role = re.match(r",\s+((?:[A-Z][\w’'.-]*|of|the|and|for|in)(?:\s+(?:[A-Z][\w’'.-]*|of|the|and|for|in))*)",
                             after)
+            role_text = ""
+            if role:
+                role_text = re.sub(r"\s+(?:and|of|the|for|in)$", "", role[1].strip())
+                if role_text.split()[0].lower() not in _TITLE_WORDS:
+                    role_text = ""
             titled = bool(before) and before[-1].strip(",") in _TITLE_WORDS
-            has_role = bool(role) and role[1].split()[0].lower() in _TITLE_WORDS
+            if titled and not role_text:
+                k = len(before)
+                while k > 0 and before[k - 1].strip(",") in _TITLE_WORDS:
+                    k -= 1
+                role_text = " ".join(before[k:]).title()
             acts = bool(_PERSON_VERBS.match(after))
-            if not (has_role or titled or acts):
+            if not (role_text or acts):
                 continue
-            if has_role and role:
-                end = end + role.end()
-                while sentence[end - 1] in " ,":
-                    end -= 1
-                # stop before a coordinated second person: ", Vice President of X, and Kang Ning"
-            spans.append(Span(sentence[start:end], start, end, 1.0 + 0.2 * has_role))
+            span_end = end
+            if role and role_text and sentence[end:].startswith(","):
+                span_end = end + after.index(role_text) + len(role_text)
+            spans.append(Span(sentence[start:span_end], start, span_end, 1.0 + 0.2 * bool(role_text),
+                              name=name, role=role_text))
         return spans
 
-    def _typed_spans(self, kind: str, sentence: str) -> list[Span]:
-        if kind == "person":
+    def _dates(self, sentence: str) -> list[Span]:
+        out = []
+        for m in _DATE.finditer(sentence):
+            text, start = m.group(0), m.start()
+            if re.fullmatch(r"(19|20)\d\d", text) and re.match(r"\s+[A-Z]", sentence[m.end():]):
+                continue  # "2019 Automobile Industry Chain ..." is part of a name
+            pre = re.search(r"(?:the\s+)?(?:morning|afternoon|evening|night|end|beginning|middle)\s+of\s+$",
+                            sentence[:start], re.IGNORECASE)
+            if pre:
+                start = pre.start()
+            specific = 1.0 + 0.3 * bool(re.search(r"\d{1,2}", text) and not re.fullmatch(r"\d{4}", text)) \
+                + 0.1 * bool(pre)
+            out.append(Span(sentence[start:m.end()], start, m.end(), specific))
+        return out
+
+    def _numbers(self, sentence: str, question: str) -> list[Span]:
+        dates = self._dates(sentence)
+        qterms = set(question_terms(question))
+        out = []
+        for m in _NUMBER.finditer(sentence):
+            if re.fullmatch(r"(19|20)\d\d", m.group(0)) or any(d.start <= m.start() < d.end for d in dates):
+                continue
+            asked = re.search(r"\bhow many\s+((?:[a-z-]+\s*){1,3})", question.lower())
+            asked_stems = {stem(w) for w in asked.group(1).split() if w not in STOPWORDS} if asked else qterms
+            nxt = re.findall(r"[A-Za-z-]+", sentence[m.end():m.end() + 40])[:3]
+            counted = any(stem(w.lower()) in asked_stems for w in nxt)  # "31 provinces" for "how many provinces"
+            out.append(Span(m.group(0), m.start(), m.end(), 1.0 + 0.6 * counted))
+        return out
+
+    def _entities(self, sentence: str, question: str) -> list[Span]:
+        head = head_noun(question)
+        quoted = [Span(m.group(1), m.start(1), m.end(1), 1.3)
+                  for m in re.finditer(r"[“\"]([^”\"]{2,80})[”\"]", sentence)]
+        caps = []
+        for m in re.finditer(rf"\b(?:{_CAP}|[A-Z]{{2,}}\w*|[A-Z]\d[\w.]*)(?:\s+(?:of|and|for|the)?\s*(?:{_CAP}|[A-Z]{{2,}}\w*))*",
+                             sentence):
+            text = m.group(0)
+            if m.start() == 0 and " " not in text and not text.isupper() and text.lower() in _SENTENCE_STARTERS:
+                continue
+            if " " not in text and text.lower() in _SENTENCE_STARTERS:
+                continue
+            caps.append(Span(text, m.start(), m.end(), 1.0 + 0.3 * bool(re.search(r"\d", text))))
+        out = quoted + caps
+        noun = kind_of_noun(question)
+        if noun:
+            # "a promotion meeting" for "What kind of meeting": the modifiers in front of the asked noun
+            words = list(re.finditer(r"[“”\"]?[\w’'-]+[”“\"]?|[,;:()]", sentence))
+            for i, w in enumerate(words):
+                if stem(w.group(0).strip("“”\"").lower()) != noun:
+                    continue
+                j = i
+                while j > 0 and i - j < 6:
+                    prev = words[j - 1].group(0)
+                    joined = prev.lower() == "and" and j > 1 and words[j - 2].group(0).lower() not in STOPWORDS
+                    if prev.endswith(("”", '"')):  # a quoted modifier: '"three in one" distribution mechanism'
+                        k = j - 1
+                        while k >= 0 and not words[k].group(0).startswith(("“", '"')) and j - k < 6:
+                            k -= 1
+                        if k >= 0 and words[k].group(0).startswith(("“", '"')):
+                            j = k
+                            continue
+                    if not joined and (prev in ",;:()" or prev.lower() in STOPWORDS | {"new", "all", "its", "their"}):
+                        break
+                    j -= 1
+                if j < i:
+                    mods = sentence[words[j].start():words[i - 1].end()]
+                    out.append(Span(sentence[words[j].start():w.end()], words[j].start(), w.end(), 1.8, name=mods))
+        if head:
+            # a candidate right after or before the head noun ("brand of "X"", "V2.0 cooperation") gains
+            for i, sp in enumerate(out):
+                window = sentence[max(0, sp.start - 40):sp.end + 25].lower()
+                if any(stem(w) == head for w in re.findall(r"[a-z]+", window)):
+                    out[i] = Span(sp.text, sp.start, sp.end, sp.score + 0.4)
+        return out
+
+    def _typed_spans(self, kind: str, sentence: str, question: str = "") -> list[Span]:
+        if kind in ("person", "role"):
             return self._persons(sentence)
         if kind == "date":
-            return [Span(m.group(0), m.start(), m.end(), 1.0) for m in _DATE.finditer(sentence)]
+            return self._dates(sentence)
         if kind == "number":
-            return [Span(m.group(0), m.start(), m.end(), 1.0) for m in _NUMBER.finditer(sentence)
-                    if not re.fullmatch(r"(19|20)\d\d", m.group(0))]
+            return self._numbers(sentence, question)
         if kind == "place":
             return [Span(m.group(1), m.start(1), m.end(1), 1.0)
                     for m in re.finditer(rf"\b(?:in|at|to|from)\s+((?:{_CAP})(?:\s+{_CAP})*)", sentence)
-                    if m.group(1).split()[0].lower() not in ("the", "china")
-                    and m.group(1).lower() not in _ORG_WORDS]
+                    if m.group(1).split()[0].lower() not in _SENTENCE_STARTERS]
         if kind == "entity":
-            quoted = [Span(m.group(1), m.start(1), m.end(1), 1.3)
-                      for m in re.finditer(r"[“\"]([^”\"]{2,80})[”\"]", sentence)]
-            caps = [Span(m.group(0), m.start(), m.end(), 1.0)
-                    for m in re.finditer(rf"\b(?:{_CAP}|[A-Z]{{2,}}\w*)(?:\s+(?:of|and|for|the)?\s*(?:{_CAP}|[A-Z]{{2,}}\w*))*",
-                                         sentence)]
-            return quoted + caps
+            return self._entities(sentence, question)
         return []
 
-    def _pick(self, question: str, kind: str, sentence: str, context_words: set[str]) -> Span | None:
-        spans = self._typed_spans(kind, sentence)
-        qwords = {w.lower() for w in re.findall(r"\w+", question)} | context_words
+    def _verb_after(self, verb: str | None, sentence: str, end: int, window: int = 90) -> bool:
+        """Whether the question's verb follows the span closely: the span is its subject."""
+        if not verb:
+            return False
+        tail = sentence[end:end + window]
+        return any(stem(w.lower()) == verb for w in re.findall(r"[A-Za-z]+", tail))
+
+    def _subject(self, sentence: str, verb: str | None, require_capital: bool = True) -> Span | None:
+        """The subject in front of the question's verb: 'At the meeting, PSBC and the Parcel ... Unit
+        respectively introduced' -> 'PSBC and the Parcel ... Unit'."""
+        if not verb:
+            return None
+        for m in re.finditer(r"[A-Za-z]+", sentence):
+            if stem(m.group(0).lower()) != verb:
+                continue
+            head = sentence[:m.start()]
+            head = re.sub(r"\s+(?:respectively|also|jointly|both|then|has|have|had|will|was|were|is|are)\s*$", "",
+                          head.rstrip())
+            lead = re.match(r"^(?:(?:At|In|On|During|After|Before|According to)\b[^,]{0,60},\s*)", head)
+            start = lead.end() if lead else 0
+            if not require_capital and "," in head[start:]:
+                start = head.rindex(",") + 1  # the clause right before the verb
+            text = head[start:].strip().rstrip(",")
+            start = head.index(text, start) if text else start
+            if text and (re.search(r"[A-Z]", text) or not require_capital) and len(text.split()) <= 12:
+                return Span(text, start, start + len(text), 1.2)
+        return None
+
+    def _score_spans(self, question: str, kind: str, sentence: str, context_words: set[str]) -> list[tuple[float, Span]]:
+        spans = self._typed_spans(kind, sentence, question)
+        qwords = {w.lower() for w in re.findall(r"\w+", question.replace("’", "'"))} | context_words
         cues = self._cue_positions(question, sentence)
-        best: Span | None = None
-        best_score = -1e9
+        wanted_role = _asked_role(question) if kind == "person" else []
+        wanted_org = _asked_org(question) if wanted_role else []
+        asked_name = _asked_name(question) if kind == "role" else None
+        verb = question_verb(question) if kind in ("person", "entity") else None
+        counted_noun = "how many" in question.lower()
+        if kind == "entity" and question.lower().startswith("who"):
+            spans = [sp for sp in spans if self._verb_after(verb, sentence, sp.end, 40)]
+            subj = self._subject(sentence, verb)
+            if subj:
+                spans.append(subj)
+        out = []
         for sp in spans:
-            words = [w.lower() for w in re.findall(r"\w+", sp.text)]
+            if kind == "role":
+                if not sp.role or not asked_name or asked_name.lower() not in sp.name.lower():
+                    continue
+                role_start = sp.start + sentence[sp.start:sp.end].index(sp.role)
+                out.append((sp.score + 1.0, Span(sp.role, role_start, role_start + len(sp.role), sp.score)))
+                continue
+            if kind == "number" and counted_noun and sp.score < 1.5:
+                continue  # "how many copies": a number that counts something else is no answer
+            key = sp.name or sp.text
+            words = [w.lower() for w in re.findall(r"\w+", key.replace("’", "'"))]
             if words and all(w in qwords for w in words):
                 continue  # the question already names it
             overlap = sum(w in qwords for w in words) / max(len(words), 1)
             dist = min((abs(c - sp.start) for c in cues), default=len(sentence))
-            # prefer the subject just before a cue verb ("X presided over"), then anything close to a cue
             before_cue = any(0 <= c - sp.end <= 25 for c in cues)
             score = sp.score - overlap - dist / 200.0 + 0.5 * before_cue
-            if score > best_score:
-                best, best_score = sp, score
-        if best is None:
+            if kind == "person" and self._verb_after(verb, sentence, sp.end):
+                score += 0.8
+            if wanted_role:
+                role = sp.role.lower()
+                title = role.split(" of ")[0].split()
+                if not sp.role or sorted(set(title)) != sorted(set(wanted_role)):
+                    continue  # "Who is the President of X?" needs someone whose title is President, not Vice President
+                if wanted_org and " of " in role and not any(w in role for w in wanted_org):
+                    continue  # ... and of X, not of another organisation
+                score += 1.0
+            out.append((score, sp))
+        return out
+
+    def _pick(self, question: str, kind: str, sentence: str, context_words: set[str]) -> Span | None:
+        scored = self._score_spans(question, kind, sentence, context_words)
+        if not scored:
             return None
+        best = max(scored, key=lambda x: x[0])[1]
         if kind == "person":
-            best = self._coordinate(best, spans, sentence, cues)
+            best = self._coordinate(best, [sp for _, sp in scored], sentence,
+                                    self._cue_positions(question, sentence))
         return best
 
     def _coordinate(self, best: Span, spans: list[Span], sentence: str, cues: list[int]) -> Span:
@@ -273,34 +490,64 @@ class ExtractiveAnswerer:
         if not ranked:
             return Answer(question=question, text=NOT_COVERED, answerable=False, hits=list(hits))
         kind = question_kind(question)
-        context_words = {w.lower() for w in re.findall(r"\w+", context)} if context else set()
-        chosen: Scored | None = None
-        span: Span | None = None
-        for cand in ranked[:4]:
-            if kind == "clause":
-                break
-            found = self._pick(question, kind, cand.text, context_words if kind != "person" else set())
-            if found is not None and cand.score >= ranked[0].score - 0.15:
-                chosen, span = cand, found
-                break
+        chosen, span = self._select(question, kind, ranked, context)
         type_found = span is not None
+        if chosen is None and kind == "clause" and re.match(r"^what\s+(?:has|have|had|is|are|was|were|will|would|can)?\s*"
+                                                              r"\w+", question, re.IGNORECASE):
+            verb = question_verb(question)
+            for cand in ranked[:3]:
+                subj = self._subject(cand.text, verb, require_capital=False)
+                if subj is not None and len(subj.text.split()) >= 2:
+                    chosen, span = cand, subj
+                    break
         if chosen is None:
             chosen = ranked[0]
             span = self._clause(question, chosen.text) if kind in ("clause", "entity") else None
         confidence = self._confidence(chosen, kind, type_found)
         answerable = confidence >= self.settings.min_confidence and (span is not None)
-        assert chosen is not None
-        if not answerable:
+        if not answerable or span is None:
             cites = self._citations(ranked, None, None)
             return Answer(question=question, text=NOT_COVERED, answerable=False, citations=cites,
                           hits=list(hits), confidence=confidence)
-        assert span is not None
         text = span.text.strip().rstrip(",;:")
         if kind == "clause" and span.start == 0:
             text = chosen.text
         cites = self._citations(ranked, chosen, span)
         return Answer(question=question, text=text, answerable=True, citations=cites, hits=list(hits),
                       confidence=confidence)
+
+    def _select(self, question: str, kind: str, ranked: list[Scored], context: str) -> tuple[Scored | None, Span | None]:
+        """The best (sentence, span) among the top sentences: sentence score plus the span's own score."""
+        if kind == "clause":
+            return None, None
+        context_words = {w.lower() for w in re.findall(r"\w+", context)} if context and kind != "person" else set()
+        both = bool(re.search(r"\b(both|each of|two articles|two meetings)\b", question, re.IGNORECASE))
+        top = ranked[0].score
+        best: tuple[float, Scored, Span, str] | None = None
+        kinds = [kind] + (["entity"] if kind == "person" and not _asked_role(question) else [])
+        window = 0.35 if kind in ("person", "role") or kind_of_noun(question) else 0.2
+        for k in kinds:
+            for cand in ranked[:8]:
+                if cand.score < top - window:
+                    break
+                for span_score, sp in self._score_spans(question, k, cand.text, context_words):
+                    total = cand.score + 0.2 * span_score - (0.3 if k != kind else 0.0)
+                    if both:
+                        name = (sp.name or sp.text).lower()
+                        arts = {c.chunk.article_id for c in ranked if name in c.text.lower()}
+                        total += 0.3 * (len(arts) - 1)
+                    if best is None or total > best[0]:
+                        best = (total, cand, sp, k)
+            if best is not None:
+                break
+        if best is None:
+            return None, None
+        _, cand, sp, k = best
+        if k == "person":
+            spans = [x for _, x in self._score_spans(question, k, cand.text, context_words)]
+            if sp in spans:
+                sp = self._coordinate(sp, spans, cand.text, self._cue_positions(question, cand.text))
+        return cand, sp
 
     def _confidence(self, chosen: Scored, kind: str, type_found: bool) -> float:
         """0..1: how sure we are the sentence answers; penalised when the expected type is absent."""
