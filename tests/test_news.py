@@ -29,6 +29,10 @@ def test_time_question_is_filtered_and_says_which_dates(hash_assistant) -> None:
     assert "last year (2019)" in rel.note and "relative to 2020-09-11 (newest article)" in rel.note
     before = hash_assistant.ask("What happened before 2020?")
     assert {h.chunk.article_id for h in before.hits} == {AUTO}
+    from postqa.web import answer_markdown
+
+    shown = answer_markdown(ans).replace("\\", "")  # the chat shows it (markdown-escaped)
+    assert "Dates: May 2019 (2019-05-01 to 2019-05-31)" in shown
 
 
 def test_no_article_in_range_is_said_plainly(hash_assistant) -> None:  # type: ignore[no-untyped-def]

@@ -335,6 +335,11 @@ class PeopleIndex:
             return self._alias[key]
         return self._surname.get(key) if " " not in key else None
 
+    def candidates(self, name: str) -> list[str]:
+        """People whose name contains every word asked ("Zhang" -> Zhang Jinliang, Zhang Yongping)."""
+        words = set(name_key(name).split())
+        return sorted(self.display[k] for k in self.by_name if words and words <= set(k.split()))
+
     def names(self) -> list[str]:
         return sorted(self.display.values())
 
@@ -637,18 +642,47 @@ def both_answer(people: PeopleIndex, question: str, hits: Sequence[Hit]) -> Answ
 
 # ------------------------------------------------------------------------------------------ CLI
 
+def _people_without_model(settings: Any) -> PeopleIndex | None:
+    """The people index of the one collection built for the configured model name, without loading the
+    model (seconds instead of ~20 s). None when that is not unambiguous: then the caller loads it."""
+    if settings.embedding.provider != "sentence-transformers":
+        return None
+    from postqa.embedding import resolve_model
+    from postqa.errors import PostqaError
+    from postqa.pipeline import open_store
+    from postqa.store import ChromaIndex
+
+    try:
+        _, canonical = resolve_model(settings.embedding.model, settings.embedding.offline)
+        store = open_store(settings)
+        found = [(n, s) for n, s, _ in store.indexes() if s is not None and s.model == canonical
+                 and s.chunk_overlap == settings.chunking.overlap_sentences]
+        if len(found) != 1:
+            return None
+        name, spec = found[0]
+        index = ChromaIndex(store, store.client.get_collection(name, embedding_function=None), spec)
+        return PeopleSource(index, people_path(settings.paths.vectorstore, name))()
+    except PostqaError:
+        return None
+
+
 def cmd_who(args: argparse.Namespace) -> int:
     from postqa.cli import _settings
-    from postqa.pipeline import build_assistant
 
-    assistant = build_assistant(_settings(args))
-    people = assistant.people_index()
+    settings = _settings(args)
+    people = _people_without_model(settings)
+    if people is None:
+        from postqa.pipeline import build_assistant
+
+        people = build_assistant(settings).people_index()
     person = people.person(args.name)
     if person is None:
         known = ", ".join(people.names()[:20]) or "none yet (run `postqa ingest`)"
         if args.json:
             print(json.dumps({"name": args.name, "found": False, "known": people.names()},
                              ensure_ascii=False))
+        elif len(people.candidates(args.name)) > 1:
+            print(f"{args.name!r} could be {', '.join(people.candidates(args.name))}: give the full name")
         else:
             print(f"No one called {args.name!r} is named in the indexed news. "
                   f"People the index knows: {known}")
