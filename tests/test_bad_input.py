@@ -87,8 +87,9 @@ FILE_CASES = [
              None, lambda r: "Zürich" in _art(r) and r.articles[0].title == "Meeting"),
     FileCase("utf16be-bom.txt", _bytes(b"\xfe\xff" + f"Meeting\n\n{BODY}".encode("utf-16-be")),
              None, lambda r: "“well done”" in _art(r)),
-    # BOM-less UTF-16 is reported (as binary: NUL bytes), never indexed as garbage
-    FileCase("utf16-nobom.txt", _text(f"Meeting\n\n{BODY}", "utf-16-le"), "binary file (NUL bytes)"),
+    # BOM-less UTF-16 is recognised by its NUL pattern and decoded, never indexed as garbage
+    FileCase("utf16-nobom.txt", _text(f"Meeting\n\n{BODY}", "utf-16-le"),
+             None, lambda r: "Zürich" in _art(r) and r.articles[0].title == "Meeting"),
     FileCase("utf8-bom.txt", _bytes(b"\xef\xbb\xbf" + f"Meeting\n\n{BODY}".encode()),
              None, lambda r: r.articles[0].title == "Meeting"),
     FileCase("latin1.txt", _text("Café news\n\nThe café in Zürich sold 5 stamps.", "latin-1"),
@@ -96,8 +97,9 @@ FILE_CASES = [
     FileCase("cp1252.txt", _text("Quotes\n\nStaff said “well done” – twice.", "cp1252"),
              None, lambda r: "“well done” – twice" in _art(r)),
     FileCase("huge.txt", _big, "over the limit of 2,000,000"),
-    # a one-line .txt is a title with no body: reported (a one-line JSONL article is indexed, below)
-    FileCase("oneline.txt", _text("China Post opened 100 branches in 2020."), "empty body"),
+    # a one-line .txt is indexed: the line is its title and its text
+    FileCase("oneline.txt", _text("China Post opened 100 branches in 2020."), None,
+             lambda r: _art(r) == "China Post opened 100 branches in 2020."),
     FileCase("oneline.jsonl", _text('{"id": "one", "title": "Branches", "text": "China Post opened 100."}\n'),
              None, lambda r: [a.id for a in r.articles] == ["one"] and _art(r) == "China Post opened 100."),
     FileCase("nodate.txt", _text(f"Meeting\n\n{BODY}"), None, lambda r: r.articles[0].published is None),

@@ -66,7 +66,7 @@ def test_bad_files_are_reported_and_skipped(tmp_path: Path) -> None:
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "binary.txt").write_bytes(b"\x00\x01\x02" * 100)
     (tmp_path / "notes.docx").write_bytes(b"PK\x03\x04")
-    (tmp_path / "title-only.txt").write_text("Only a title\n")
+    (tmp_path / "blank.txt").write_text("  \n\n")
     (tmp_path / "dup.jsonl").write_text('{"id": "x", "text": "a."}\n{"id": "x", "text": "b."}\n')
     (tmp_path / "good.txt").write_text("Good\nA body.")
     result = read_corpus([tmp_path])
@@ -75,7 +75,7 @@ def test_bad_files_are_reported_and_skipped(tmp_path: Path) -> None:
     assert reasons["empty.txt"] == "empty file"
     assert "binary" in reasons["binary.txt"]
     assert "unsupported file type '.docx'" in reasons["notes.docx"]
-    assert "empty body" in reasons["title-only.txt"]
+    assert "empty body" in reasons["blank.txt"]
     assert "duplicate id 'x'" in reasons["dup.jsonl"]
 
 

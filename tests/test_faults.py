@@ -273,9 +273,9 @@ def test_assistant_keeps_answering_while_another_process_ingests(tmp_path: Path)
     """A reader thread asks in a loop while another process updates, adds and deletes articles: no exception,
     every reply an Answer citing articles that exist in the old or the new corpus.
 
-    Not asserted here (a known bug, see docs/reliability.md "stale embedded reader"): in embedded mode a
-    long-lived reader's Chroma client keeps its in-memory vector index from before the other process's
-    writes, so dense hits can be deleted chunks (empty text) or old vectors under new text until it reopens.
+    Afterwards the same reader sees the new vectors: embedded Chroma keeps its vector index in memory per
+    process, so the reader reopens its client when the manifest's fingerprint changes (without that, dense
+    hits were deleted chunks with empty text, or old vectors under new text).
     """
     settings = settings_for(tmp_path)
     corpus = settings.paths.corpus
@@ -321,3 +321,7 @@ def test_assistant_keeps_answering_while_another_process_ingests(tmp_path: Path)
     assert assistant.status()["articles"] == 46 and not assistant.status()["dirty"]
     cited = assistant.ask("Who hired 26 more couriers for Hefei?").citations
     assert any(c.article_id == "a06" for c in cited)
+    current = {f"a{i:02d}" for i in (*range(38), *range(40, 48))}
+    for q in questions:
+        for hit in assistant.retriever.retrieve(q, top_k=10, mode="dense"):
+            assert hit.chunk.text and hit.chunk.article_id in current, hit.chunk.id

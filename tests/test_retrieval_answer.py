@@ -109,3 +109,16 @@ def test_cli_ask_json_contract(real_settings: Settings, real_assistant) -> None:
     rep = json.loads(subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
                                     check=True).stdout)
     assert rep["chunks_embedded"] == 0 and rep["unchanged"] == 2
+
+
+def test_bad_history_items_are_skipped_and_top_k_is_checked(hash_settings: Settings) -> None:
+    ingest(hash_settings)
+    assistant = build_assistant(hash_settings)
+    answer = assistant.ask("And who addressed it?", history=["x" * 5000, "", "Who presided over the Xinhua meeting?"])
+    assert answer.hits
+    with pytest.raises(QuestionError, match="top_k = 0"):
+        assistant.ask("Who presided?", top_k=0)
+    # a follow-up of a follow-up still borrows the original question
+    assert assistant.retrieval_query("And when?", ["Who presided over the Xinhua meeting?",
+                                                   "And who addressed it?"])[1] == \
+        "Who presided over the Xinhua meeting?"

@@ -61,6 +61,22 @@ def clean_question(question: str) -> str:
     return q
 
 
+def check_top_k(top_k: int | None) -> None:
+    if top_k is not None and not 1 <= top_k <= 100:
+        raise QuestionError(f"top_k = {top_k} is not allowed; ask for 1 to 100 passages")
+
+
+def clean_history(history: Sequence[str]) -> list[str]:
+    """Earlier questions usable as context; empty or over-long ones are skipped, not fatal."""
+    out = []
+    for h in history or ():
+        try:
+            out.append(clean_question(h))
+        except QuestionError:
+            continue
+    return out
+
+
 @dataclass
 class KeywordSource:
     """Keeps the BM25 index in step with the collection: reloads when an ingest changed the fingerprint."""
@@ -83,6 +99,8 @@ class KeywordSource:
                 return self._bm25
             fp = self.index.state().get("fingerprint")
             if self._bm25 is None or (fp and self._bm25.fingerprint != fp):
+                if self._bm25 is not None:
+                    self.index.reopen()  # another process ingested: see its vectors, not our cached ones
                 self._bm25 = load_keyword_index(self.index, self.path, expected=fp or None)
             self._checked = time.monotonic()
             return self._bm25
@@ -104,16 +122,18 @@ class Assistant:
         self._newest: tuple[str, date | None] | None = None
 
     def retrieval_query(self, question: str, history: Sequence[str]) -> tuple[str, str]:
-        """(query for retrieval, conversational context) — a follow-up borrows the previous question."""
+        """(query for retrieval, conversational context): a follow-up borrows the last question that was not
+        itself a follow-up, so "And when?" after "And who addressed it?" still knows the meeting."""
         if history and is_follow_up(question):
-            context = history[-1]
+            context = next((h for h in reversed(history) if not is_follow_up(h)), history[-1])
             return f"{context} {question}", context
         return question, ""
 
     def ask(self, question: str, history: Sequence[str] = (), flt: SearchFilter | None = None,
             top_k: int | None = None) -> Answer:
         q = clean_question(question)
-        query, context = self.retrieval_query(q, [clean_question(h) for h in history if h and h.strip()])
+        check_top_k(top_k)
+        query, context = self.retrieval_query(q, clean_history(history))
         answer = self.news_answer(q, query, context, flt, top_k)
         if self.generator is not None and answer.hits:
             answer = self.generator.refine(answer)
@@ -127,7 +147,8 @@ class Assistant:
         the extractive fallback, with a note): render it last, replacing the streamed text.
         """
         q = clean_question(question)
-        query, context = self.retrieval_query(q, [clean_question(h) for h in history if h and h.strip()])
+        check_top_k(top_k)
+        query, context = self.retrieval_query(q, clean_history(history))
         answer = self.news_answer(q, query, context, flt, top_k)
         if self.generator is not None and answer.hits and hasattr(self.generator, "stream_refine"):
             yield from self.generator.stream_refine(answer)

@@ -25,6 +25,17 @@ Configuration: postqa.toml (see docs/config.md), POSTQA_SECTION__KEY variables, 
 """
 
 
+def positive_int(value: str) -> int:
+    """argparse type: a whole number of at least 1."""
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{n} is not allowed; give a number of at least 1")
+    return n
+
+
 def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
     overrides = {k: v for k, v in extra.items() if v is not None}
     if getattr(args, "embedding_model", None):
@@ -190,7 +201,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "JSON Lines.")
     p.add_argument("question", help="the question, or - to read questions from standard input")
     p.add_argument("--json", action="store_true", help="print one JSON object (documented in the README)")
-    p.add_argument("--top-k", type=int, default=None, metavar="N", help="passages to retrieve")
+    p.add_argument("--top-k", type=positive_int, default=None, metavar="N", help="passages to retrieve")
     p.add_argument("--history", action="append", metavar="QUESTION",
                    help="an earlier question of the conversation (for follow-ups); repeatable")
     p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this date")

@@ -59,6 +59,14 @@ def decode_bytes(raw: bytes) -> str:
         return raw.decode("utf-32")
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         return raw.decode("utf-16")
+    head = raw[:8192]
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if len(head) >= 8 and min(even, odd) <= 1 and max(even, odd) >= 0.6 * (len(head) // 2):
+        # UTF-16 without a byte-order mark: mostly-ASCII text puts a NUL in every other byte
+        try:
+            return raw.decode("utf-16-be" if even > odd else "utf-16-le")
+        except UnicodeDecodeError:
+            pass
     if b"\x00" in raw[:8192]:
         raise ValueError("binary file (NUL bytes), not text; convert it to UTF-8 text first")
     try:
@@ -153,6 +161,8 @@ def parse_plain_text(text: str) -> tuple[str, date | None, str]:
     lines = clean_text(text).split("\n")
     title = lines[0].lstrip("# ").strip() if lines else ""
     rest = lines[1:]
+    if not "".join(rest).strip():
+        return title, None, title  # a one-line article: the line is both its title and its text
     published = None
     while rest and (not rest[0].strip() or re.match(r"^(date|published)\s*:", rest[0], re.I)):
         m = re.match(r"^(?:date|published)\s*:\s*(.+)$", rest[0], re.I)
@@ -392,6 +402,12 @@ def read_file(path: Path, article_id: str, result: CorpusReadResult, display: st
         return []
     except (ValueError, UnicodeDecodeError) as err:
         result.problems.append(Problem(str(path), str(err)))
+        result.failed_origins.add(origin)
+        return []
+    if suffix != ".jsonl" and len(text) > 2 * MAX_ARTICLE_CHARS:
+        # refuse early: cleaning 50 MB of text only to refuse it afterwards takes seconds
+        result.problems.append(Problem(display, f"article text is {len(text):,} characters, over the limit of "
+                                                f"{MAX_ARTICLE_CHARS:,}; split it into several articles"))
         result.failed_origins.add(origin)
         return []
     if suffix == ".jsonl":

@@ -108,18 +108,22 @@ def _under(origin: str, roots: Sequence[str]) -> bool:
 
 
 def load_keyword_index(index: ChromaIndex, path: Path, expected: str | None = None) -> BM25Index:
-    """The BM25 index that matches what Chroma holds: the saved one if its fingerprint agrees, else rebuilt
-    from Chroma's chunks (and saved when possible)."""
-    fp = expected if expected is not None else index.fingerprint()
+    """The BM25 index that matches what Chroma holds: the saved one if its fingerprint is the expected one,
+    else rebuilt from Chroma's chunks and labelled with their actual fingerprint. It is saved only when that
+    fingerprint is the recorded one (an ingest in progress or interrupted leaves the file to the next ingest)."""
     saved = BM25Index.load(path)
+    if saved is not None and expected is not None and saved.fingerprint == expected:
+        return saved
+    fp = index.fingerprint()
     if saved is not None and saved.fingerprint == fp:
         return saved
     chunks = list(index.all_chunks())
     bm25 = BM25Index.build([c.id for c in chunks], [c.context_text for c in chunks], fp)
-    try:
-        bm25.save(path)
-    except OSError:
-        pass  # a read-only store still answers; the index is rebuilt in memory next time too
+    if expected is None or expected == fp:
+        try:
+            bm25.save(path)
+        except OSError:
+            pass  # a read-only store still answers; the index is rebuilt in memory next time too
     return bm25
 
 

@@ -131,6 +131,7 @@ class ChromaStore:
                 if self.settings.mode == "server":
                     self._client = chromadb.HttpClient(host=self.settings.host, port=self.settings.port,
                                                        settings=chroma_settings)
+                    _apply_http_timeout(self._client, self.settings.timeout)
                     self._client.heartbeat()
                 else:
                     (self.path / "chroma").mkdir(parents=True, exist_ok=True)
@@ -140,6 +141,17 @@ class ChromaStore:
                 self._client = None
                 raise self.unavailable(err) from None
         return self._client
+
+    def reopen(self) -> None:
+        """Drop the cached client so the next use opens the store afresh.
+
+        Embedded Chroma keeps its vector index in memory per process: after another process ingested, a
+        long-running reader must reopen to see the new vectors (server mode does not need this)."""
+        if self.settings.mode == "embedded":
+            from chromadb.api.shared_system_client import SharedSystemClient
+
+            SharedSystemClient.clear_system_cache()
+        self._client = None
 
     def unavailable(self, err: BaseException) -> StoreUnavailableError:
         if self.settings.mode == "server":
@@ -211,6 +223,18 @@ class ChromaIndex:
         self.collection = collection
         self.spec = spec
         self.name = collection.name
+        self.vector_store = ChromaVectorStore(chroma_collection=collection)
+
+    def reopen(self) -> None:
+        """Re-read the collection through a fresh client (see ChromaStore.reopen)."""
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.store.reopen()
+        try:
+            collection = self.store.client.get_collection(name=self.name, embedding_function=None)
+        except Exception as err:  # noqa: BLE001
+            raise self.store.unavailable(err) from None
+        self.collection = collection
         self.vector_store = ChromaVectorStore(chroma_collection=collection)
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -367,6 +391,15 @@ def _where(flt: SearchFilter) -> dict[str, Any] | None:
     if not conds:
         return None
     return conds[0] if len(conds) == 1 else {"$and": conds}
+
+
+def _apply_http_timeout(client: Any, seconds: float) -> None:
+    """chromadb's HTTP client waits forever by default: a hung server would hang every question."""
+    import httpx
+
+    session = getattr(getattr(client, "_server", None), "_session", None)
+    if session is not None:
+        session.timeout = httpx.Timeout(seconds)
 
 
 def _looks_like_connection_error(err: BaseException) -> bool:
