@@ -23,7 +23,7 @@ _DATE = re.compile(
     r"|\b(?i:this|last|next) (?:year|month|week)\b|\b(?i:yesterday|today)\b")
 _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                  "twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|hundreds")
-_NUMBER = re.compile(rf"\b(?:\d[\d,.]*\d|\d)(?:\s*(?:%|percent|million|billion|thousand))?\b|\b(?:{_NUMBER_WORDS})\b",
+_NUMBER = re.compile(rf"(?<![\w.])(?:\d[\d,.]*\d|\d)(?:\s*(?:%|percent|million|billion|thousand))?\b|\b(?:{_NUMBER_WORDS})\b",
                      re.IGNORECASE)
 _CAP = r"[A-Z][a-zA-Z]+(?:-[A-Za-z]+)?"
 _NAME = re.compile(rf"\b{_CAP}(?:\s+{_CAP}){{1,2}}\b")
@@ -72,6 +72,7 @@ class Span:
     role: str = ""  # people: the appositive role
 
 
+_MONTH_WORDS = {m.lower() for m in MONTHS.split("|")}
 _SENTENCE_STARTERS = {
     "on", "in", "at", "according", "he", "she", "it", "they", "we", "the", "this", "that", "these", "those",
     "faced", "meanwhile", "secondly", "firstly", "thirdly", "fourthly", "finally", "also", "and", "but", "as",
@@ -81,13 +82,27 @@ _SENTENCE_STARTERS = {
 
 
 def _asked_role(question: str) -> list[str]:
-    """Title words a who-question asks about: 'Who is the Secretary General of X?' -> [secretary, general]."""
+    """Title words a who-question asks about: 'Who is the Secretary General of X?' and
+    "Who is X's Secretary General?" -> [secretary, general]."""
+    q = question.strip().replace("’", "'")
     m = re.match(r"^(?:and\s+)?who\s+(?:is|was|are|were)\s+(?:the\s+)?((?:[A-Za-z]+\s+){0,3}?[A-Za-z]+)\s+of\b",
-                 question.strip(), re.IGNORECASE)
+                 q, re.IGNORECASE) or \
+        re.match(r"^(?:and\s+)?who\s+(?:is|was|are|were)\s+.+?'s\s+((?:[A-Za-z]+\s*){1,4})\??$", q, re.IGNORECASE)
     if not m:
         return []
     words = [w.lower() for w in m.group(1).split()]
     return [w for w in words if w in _TITLE_WORDS]
+
+
+def _asked_org(question: str) -> list[str]:
+    """Content words of the organisation a role question names: '... President of Xinhua News Agency?' or
+    "Who is Xinhua News Agency's Secretary General?"."""
+    q = question.replace("’", "'")
+    m = re.search(r"\bof\s+(?:the\s+)?([A-Z][\w'&.-]*(?:\s+(?:of|and|the|[A-Z][\w'&.-]*))*)", q) or \
+        re.search(r"\b(?:is|was|are|were)\s+(?:the\s+)?([A-Z][\w&.-]*(?:\s+[A-Z][\w&.-]*)*)'s\s", q)
+    if not m:
+        return []
+    return [w.lower() for w in re.findall(r"\w+", m.group(1)) if w.lower() not in ("of", "and", "the")]
 
 
 _AUX = {"is", "are", "was", "were", "be", "been", "has", "have", "had", "will", "would", "should", "can", "could",
@@ -107,14 +122,6 @@ def question_verb(question: str) -> str | None:
             return None
         return stem(word)
     return None
-
-
-def _asked_org(question: str) -> list[str]:
-    """Content words of the organisation a role question names: '... President of Xinhua News Agency?'."""
-    m = re.search(r"\bof\s+(?:the\s+)?([A-Z][\w’'&.-]*(?:\s+(?:of|and|the|[A-Z][\w’'&.-]*))*)", question)
-    if not m:
-        return []
-    return [w.lower() for w in re.findall(r"\w+", m.group(1)) if w.lower() not in ("of", "and", "the")]
 
 
 def kind_of_noun(question: str) -> str | None:
@@ -147,7 +154,9 @@ def question_kind(question: str) -> str:
         return "role"
     if re.match(r"^(who|whom|whose)\b", q) or re.match(rf"^(which|what)\b(\s+[\w'-]+){{0,3}}\s+({_PERSON_NOUNS})\b", q):
         return "person"
-    if re.search(r"\bhow (many|much)\b", q) or re.search(r"\b(what|which) (number|percentage|amount)\b", q):
+    if re.search(r"\bhow (many|much)\b", q) or re.search(r"\b(what|which) (number|percentage|amount)\b", q) or \
+            re.match(r"^what\s+(?:is|was|are|were)\s+(?:the\s+)?(?:[\w'-]+\s+){0,4}?(price|cost|fee|revenue|profit|"
+                     r"budget|salary|turnover|value|rate|share)s?\b", q):
         return "number"
     if re.match(r"^when\b", q) or re.search(r"\b(what|which) (date|day|year|month|time)\b", q) or \
             re.search(r"\bon what (date|day)\b", q):
@@ -196,7 +205,11 @@ class ExtractiveAnswerer:
     # ------------------------------------------------------------------------------------- scoring
 
     def _weights(self, terms: Sequence[str]) -> dict[str, float]:
-        return {t: max(self.idf(t), 0.1) for t in terms}
+        """IDF weights; a term the corpus never uses is as telling as the rarest one (a question about
+        "weather" over news that never says it is likely not answered there)."""
+        idf = {t: self.idf(t) for t in terms}
+        rarest = max([v for v in idf.values() if v > 0], default=1.0)
+        return {t: (v if v > 0 else rarest) for t, v in idf.items()}
 
     def rank_sentences(self, question: str, hits: Sequence[Hit], context: str = "") -> list[Scored]:
         """Sentences of the hits by 0.6 x cosine + 0.4 x rarity-weighted overlap with the question."""
@@ -313,12 +326,16 @@ class ExtractiveAnswerer:
         caps = []
         for m in re.finditer(rf"\b(?:{_CAP}|[A-Z]{{2,}}\w*|[A-Z]\d[\w.]*)(?:\s+(?:of|and|for|the)?\s*(?:{_CAP}|[A-Z]{{2,}}\w*))*",
                              sentence):
-            text = m.group(0)
-            if m.start() == 0 and " " not in text and not text.isupper() and text.lower() in _SENTENCE_STARTERS:
-                continue
+            text, start = m.group(0), m.start()
+            while " " in text and text.split(" ", 1)[0].lower() in _SENTENCE_STARTERS:
+                rest = text.split(" ", 1)[1].lstrip()
+                start += len(text) - len(rest)
+                text = rest
             if " " not in text and text.lower() in _SENTENCE_STARTERS:
                 continue
-            caps.append(Span(text, m.start(), m.end(), 1.0 + 0.3 * bool(re.search(r"\d", text))))
+            if all(w.lower().strip(".") in _MONTH_WORDS or w.isdigit() for w in text.split()):
+                continue  # "May", "On May": a date, not a name
+            caps.append(Span(text, start, start + len(text), 1.0 + 0.3 * bool(re.search(r"\d", text))))
         out = quoted + caps
         noun = kind_of_noun(question)
         if noun:
