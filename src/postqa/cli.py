@@ -88,8 +88,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_answer(answer: Any) -> None:
-    print(answer.text if answer.answerable else f"{answer.text} Nearest passages:")
+def _print_answer(answer: Any, show_text: bool = True) -> None:
+    if show_text:
+        print(answer.text if answer.answerable else f"{answer.text} Nearest passages:")
     if answer.note:
         print(f"({answer.note})")
     for c in answer.citations:
@@ -122,6 +123,19 @@ def cmd_ask(args: argparse.Namespace) -> int:
             except PostqaError as err:
                 obj = {"question": line.strip(), "error": str(err)}
             print(json.dumps(obj, ensure_ascii=False), flush=True)
+        return 0
+    if args.stream and not args.json:
+        streamed, answer = "", None
+        for piece, final in assistant.stream(args.question, history=args.history or (), flt=flt, top_k=args.top_k):
+            if final is None:
+                print(piece, end="", flush=True)
+                streamed += piece
+            else:
+                answer = final
+        if streamed:
+            print()
+        assert answer is not None
+        _print_answer(answer, show_text=streamed.strip() != answer.text.strip())
         return 0
     answer = assistant.ask(args.question, history=args.history or (), flt=flt, top_k=args.top_k)
     if args.json:
@@ -201,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
                                    "JSON Lines.")
     p.add_argument("question", help="the question, or - to read questions from standard input")
     p.add_argument("--json", action="store_true", help="print one JSON object (documented in the README)")
+    p.add_argument("--stream", action="store_true",
+                   help="print the answer as it is written (with a generator: checked sentences only)")
     p.add_argument("--top-k", type=positive_int, default=None, metavar="N", help="passages to retrieve")
     p.add_argument("--history", action="append", metavar="QUESTION",
                    help="an earlier question of the conversation (for follow-ups); repeatable")

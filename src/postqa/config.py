@@ -87,6 +87,7 @@ class GeneratorSettings(_Section):
     timeout: float = Field(60.0, gt=0)
     max_tokens: int = Field(256, ge=1)
     temperature: float = Field(0.0, ge=0.0, le=2.0)
+    threads: int = Field(0, ge=0, le=256)  # llama-cpp CPU threads; 0 = all cores
 
 
 class ServerSettings(_Section):

@@ -283,7 +283,7 @@ class LlamaCppGenerator:
                               f"{LLAMA_CPP_HINT}") from None
         self.settings = settings
         self.name = settings.model or self.path.stem
-        self.threads = threads or int(os.environ.get("POSTQA_LLAMA_THREADS", 0) or (os.cpu_count() or 1))
+        self.threads = threads or settings.threads or (os.cpu_count() or 1)
         self.n_ctx = n_ctx
         self.chat = _has_chat_template(self.path)
         self._server: Any = None
