@@ -32,7 +32,6 @@ from postqa.people import (
 from postqa.retrieve import HybridRetriever
 from postqa.store import ChromaIndex
 from postqa.timeexpr import (
-    TimeIntent,
     describe,
     intent_filter,
     is_generic_news_question,
@@ -208,8 +207,12 @@ class Assistant:
                 scoped = intent_filter(intent, flt)
                 note = describe(intent, ref, ref_source, scoped)
         generic = is_generic_news_question(q, intent)
+        # "last year", "this month", "latest" never occur in the text: the answerer gets the question without
+        # them once the filter has used them; absolute dates ("17 May 2019") stay, the text may say them too
+        consumed = scoped is not flt or intent.recency
+        bare = without_expression(q, intent) if consumed and (intent.relative or not intent.has_range) else q
         if intent.recency:
-            answer = self._latest(q, query, context, scoped, top_k, intent, generic)
+            answer = self._latest(q, query, context, scoped, top_k, bare, generic)
         else:
             hits = self.retriever.retrieve(query, top_k=top_k, flt=scoped)
             if not hits:
@@ -217,9 +220,8 @@ class Assistant:
                                 text=f"No article in the index is dated {intent.label} "
                                      f"({intent.range_text()}).")
             else:
-                # the dates are used up by the filter: the answerer gets the question without them
                 answer = (self.lede_answer(q, hits) if generic else None) or \
-                    self.answerer.answer(without_expression(q, intent), hits, context=context)
+                    self.answerer.answer(bare, hits, context=context)
                 answer = replace(answer, question=q)
         return replace(answer, note="; ".join(x for x in (note, answer.note) if x))
 
@@ -244,7 +246,7 @@ class Assistant:
                       confidence=0.6)
 
     def _latest(self, q: str, query: str, context: str, flt: SearchFilter | None, top_k: int | None,
-                intent: TimeIntent, generic: bool = False) -> Answer:
+                bare: str, generic: bool = False) -> Answer:
         """Answer from the newest article among the relevant ones; older ones only when it cannot."""
         k = top_k or self.retriever.settings.top_k
         cands = self.retriever.retrieve(query, top_k=max(2 * k, 10), flt=flt)
@@ -257,7 +259,6 @@ class Assistant:
             ids = by_date[day] if flt is None or flt.article_ids is None else by_date[day] & flt.article_ids
             hits = self.retriever.retrieve(query, top_k=k, flt=replace(flt or SearchFilter(),
                                                                        article_ids=frozenset(ids)))
-            bare = without_expression(q, intent)
             answer = (self.lede_answer(q, hits) if generic else None) or \
                 replace(self.answerer.answer(bare, hits, context=context), question=q)
             if answer.answerable:
