@@ -245,3 +245,15 @@ def test_an_end_to_end_run_with_the_hash_embedder(hash_settings, tmp_path: Path)
     assert run["meta"]["model"].startswith("hash")
     json_path, md_path = write_report(run, tmp_path)
     assert json_path.is_file() and md_path.read_text(encoding="utf-8").startswith("# postqa eval")
+
+
+def test_the_cli_has_eval_and_calibrate() -> None:
+    from postqa.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["eval", "--compare", "a", "b", "--limit", "3", "--json", "--out", "x"])
+    assert args.compare == ["a", "b"] and args.limit == 3 and args.json and args.out == "x"
+    args = parser.parse_args(["eval", "--dataset", "d", "--articles", "10"])
+    assert args.dataset == "d" and args.articles == 10
+    args = parser.parse_args(["calibrate", "--embedding-model", "m"])
+    assert args.embedding_model == "m" and args.func.__name__ == "cmd_calibrate"
