@@ -18,7 +18,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common  # noqa: E402
-from common import Timer, loadavg  # noqa: E402
+from common import loadavg  # noqa: E402
+
+
+class Timer(common.Timer):
+    """Wall seconds and this process's CPU seconds (all its threads, Chroma's included)."""
+
+    def __enter__(self) -> Timer:
+        self.c0 = time.process_time()
+        super().__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__(*exc)
+        self.cpu = time.process_time() - self.c0
 
 
 def text_key(text: str) -> str:
@@ -104,7 +117,7 @@ def run_peer(articles: list[Any], embedder: Any, workdir: Path) -> dict[str, Any
         VectorStoreIndex.from_documents(docs, storage_context=ctx, embed_model=emb, transformations=[splitter],
                                         show_progress=False)
     n = col.count()
-    return {"seconds": round(t.seconds, 2), "chunks": n, "splitter": f"SentenceSplitter(chunk_size={splitter.chunk_size}, "
+    return {"seconds": round(t.seconds, 2), "cpu_s": round(t.cpu, 2), "chunks": n, "splitter": f"SentenceSplitter(chunk_size={splitter.chunk_size}, "
             f"chunk_overlap={splitter.chunk_overlap})", "embed_batch_size": emb.embed_batch_size,
             "disk_mb": common.dir_mb(path)}
 
@@ -135,6 +148,35 @@ def tune(embedder: Any, texts: list[str], sample: int) -> list[dict[str, Any]]:
     return rows
 
 
+def overhead_probe(src: Path, embedder: Any, vectors: Path, work: Path) -> dict[str, Any]:
+    from bench_query import LookupEmbedder, batched_indexer_class
+
+    from postqa.corpus import read_corpus
+    from postqa.indexer import IngestLock
+    from postqa.pipeline import index_spec, ingest, open_store
+
+    out: dict[str, Any] = {}
+    for variant in ("as_is", "batched"):
+        store_dir = work / f"probe-{variant}"
+        shutil.rmtree(store_dir, ignore_errors=True)
+        s = common.settings_for(store_dir)
+        lookup = LookupEmbedder(embedder, vectors, 0.03)
+        with Timer() as t:
+            if variant == "as_is":
+                rep = ingest(s, paths=[src], embedder=lookup)
+            else:
+                store = open_store(s)
+                with IngestLock(store_dir):
+                    index = store.open_index(index_spec(s, lookup), create=True)
+                    rep = batched_indexer_class()(lookup, index, store_dir, s.chunking).sync(read_corpus([src]))
+        out[f"probe_{variant}_s"] = round(t.seconds, 2)
+        out[f"probe_{variant}_cpu_s"] = round(t.cpu, 2)
+        out.setdefault("probe", {})[variant] = {"seconds": round(t.seconds, 2), "chunks": rep.chunks_total,
+                                                 "real_vectors": lookup.n_real, "synthetic": lookup.n_synthetic,
+                                                 "loadavg": loadavg()}
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=common.DEFAULT_DATA)
@@ -147,6 +189,8 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--no-peer", action="store_true")
     ap.add_argument("--no-reingest", action="store_true")
+    ap.add_argument("--overhead-probe", action="store_true",
+                    help="also time postqa's ingest with precomputed vectors, as is and with batched upserts")
     ap.add_argument("--tune", type=int, default=0, metavar="N", help="also sweep batch/sort/threads on N chunks")
     args = ap.parse_args()
     specs = [parse_corpus_arg(s) for s in (args.corpus or ["reuters21578.jsonl:1000"])]
@@ -181,6 +225,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(parents=True)
         src = common.subset_jsonl(args.data_dir / name, limit, work)
+        src_orig = common.subset_jsonl(args.data_dir / name, limit, work / "orig")
         read = read_corpus([src])
         articles = read.articles
         max_tokens = min(settings.chunking.max_tokens, embedder.max_tokens)  # exactly as Indexer.chunk
@@ -207,7 +252,7 @@ def main() -> None:
 
         keys = sorted(cache)  # real vectors for bench_query.py's tiers, saved as soon as they exist
         np.savez(args.workdir / "real_vectors.npz", keys=np.array(keys), vecs=np.stack([cache[k] for k in keys]))
-        row.update(raw_s=round(t_raw.seconds, 2), raw_chunks_per_s=round(len(texts) / t_raw.seconds, 2),
+        row.update(raw_s=round(t_raw.seconds, 2), raw_cpu_s=round(t_raw.cpu, 2), raw_chunks_per_s=round(len(texts) / t_raw.seconds, 2),
                    raw_loadavg=la)
         print(f"[{label}] raw {t_raw.seconds:.1f}s", file=sys.stderr, flush=True)
         # 2. postqa's ingest, end to end from the jsonl (read, chunk, embed, Chroma, BM25, manifest)
@@ -216,7 +261,8 @@ def main() -> None:
         with Timer() as t_pq:
             rep = ingest(s, paths=[src], embedder=embedder)
         assert rep.chunks_embedded == len(chunks), (rep.chunks_embedded, len(chunks))
-        row.update(postqa_s=round(t_pq.seconds, 2), postqa_chunks_per_s=round(len(chunks) / t_pq.seconds, 2),
+        row.update(postqa_s=round(t_pq.seconds, 2), postqa_cpu_s=round(t_pq.cpu, 2),
+                   cpu_overhead=round(t_pq.cpu / t_raw.cpu, 3), postqa_chunks_per_s=round(len(chunks) / t_pq.seconds, 2),
                    postqa_articles_per_s=round(len(articles) / t_pq.seconds, 2), postqa_loadavg=la,
                    overhead=round(t_pq.seconds / t_raw.seconds, 3),
                    postqa_disk_mb=common.dir_mb(work / "postqa-store"), postqa_report=rep.to_json())
@@ -244,17 +290,25 @@ def main() -> None:
         if not args.no_peer:
             la = loadavg()
             peer = run_peer(articles, embedder, work)
-            row.update(peer_s=peer["seconds"], peer_chunks=peer["chunks"],
+            row.update(peer_s=peer["seconds"], peer_cpu_s=peer["cpu_s"], peer_chunks=peer["chunks"],
                        peer_articles_per_s=round(len(articles) / peer["seconds"], 2),
                        peer_chunks_per_s=round(peer["chunks"] / peer["seconds"], 2), peer_loadavg=la,
                        speedup_vs_peer=round(peer["seconds"] / t_pq.seconds, 3), peer=peer)
             print(f"[{label}] peer {peer}", file=sys.stderr, flush=True)
+        # 5. postqa's overhead alone: the same ingest with the encoder's vectors looked up (no encoding), as
+        #    the code is (one Chroma upsert per article) and with one upsert per flush (the proposed fix)
+        if args.overhead_probe:
+            row.update(overhead_probe(src_orig, embedder, args.workdir / "real_vectors.npz", work))
+            print(f"[{label}] overhead probe {row['probe']}", file=sys.stderr, flush=True)
         results.append(row)
 
     cols = ["corpus", "articles", "chunks", "mean_tokens", "raw_s", "raw_chunks_per_s", "postqa_s",
             "postqa_chunks_per_s", "postqa_articles_per_s", "overhead", "peer_s", "peer_chunks",
             "peer_articles_per_s", "speedup_vs_peer"]
+    cpu_cols = ["corpus", "raw_cpu_s", "postqa_cpu_s", "cpu_overhead", "peer_cpu_s", "probe_as_is_s",
+                "probe_as_is_cpu_s", "probe_batched_s", "probe_batched_cpu_s"]
     print(common.table(results, cols, "Ingest: raw encoder vs postqa vs llama-index default (same run)"))
+    print(common.table(results, cpu_cols, "CPU seconds (load-independent) and postqa's overhead without encoding"))
     if not args.no_reingest:
         print(common.table(results, ["corpus", "postqa_s", "reingest_s", "reingest_embedded", "reingest_frac",
                                      "changed_articles", "changed_s", "changed_embedded", "changed_reused"],
