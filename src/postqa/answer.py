@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -179,6 +180,18 @@ def head_noun(question: str) -> str | None:
     return stem(m.group(2)) if m else None
 
 
+def question_focus(question: str) -> str:
+    """The question without leading junk: "<script>x</script> Who presided ...?" -> "Who presided ...?".
+
+    Only a prefix holding markup or code-like characters is dropped; "According to Gong, what ...?" stays whole.
+    """
+    m = re.search(r"\b(?:who|whom|whose|what|when|where|which|how|why)\b", question, re.IGNORECASE)
+    if not m or m.start() == 0:
+        return question
+    prefix = question[:m.start()]
+    return question[m.start():] if re.search(r"[<>;=(){}\[\]|`$]|--", prefix) else question
+
+
 def question_terms(question: str) -> list[str]:
     return [t for t in tokenize(question) if t not in {"who", "when", "where", "how", "which", "what"}]
 
@@ -196,11 +209,16 @@ def is_follow_up(question: str) -> bool:
 class ExtractiveAnswerer:
     """Answers from the retrieved text only: no language model, every answer a span of a cited sentence."""
 
+    RERANK = 8  # sentences embedded per question: the rest keep their cheap score (the encoder is the cost)
+
     def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], idf: Callable[[str], float],
-                 settings: AnswerSettings) -> None:
+                 settings: AnswerSettings, embed_query: Callable[[str], np.ndarray] | None = None) -> None:
         self.embed = embed
+        self.embed_query = embed_query or (lambda text: embed([text])[0])
         self.idf = idf
         self.settings = settings
+        self._word_cache: dict[str, np.ndarray] = {}
+        self._cache_lock = threading.Lock()
 
     # ------------------------------------------------------------------------------------- scoring
 
@@ -212,12 +230,15 @@ class ExtractiveAnswerer:
         return {t: (v if v > 0 else rarest) for t, v in idf.items()}
 
     def rank_sentences(self, question: str, hits: Sequence[Hit], context: str = "") -> list[Scored]:
-        """Sentences of the hits by 0.6 x cosine + 0.4 x rarity-weighted overlap with the question."""
+        """Sentences of the hits by 0.6 x cosine + 0.4 x rarity-weighted overlap with the question.
+
+        Overlap is soft: a question word the sentence lacks still counts, scaled down, when one of the
+        sentence's words means nearly the same to the embedding model ("car" / "automobile")."""
         own = self._weights(question_terms(question))
         extra = {t: 0.5 * w for t, w in self._weights(question_terms(context)).items() if t not in own}
         weights = {**extra, **own}
         total = sum(weights.values()) or 1.0
-        cands: list[tuple[Chunk, str, int, float, int]] = []
+        cands: list[tuple[Chunk, str, int, set[str], int]] = []
         seen: set[tuple[str, int]] = set()
         for rank, hit in enumerate(hits):
             for sent in split_sentences(hit.chunk.text):
@@ -225,19 +246,73 @@ class ExtractiveAnswerer:
                 if key in seen:
                     continue
                 seen.add(key)
-                toks = set(tokenize(sent.text))
-                lex = sum(w for t, w in weights.items() if t in toks) / total
-                cands.append((hit.chunk, sent.text, sent.start, lex, rank))
+                cands.append((hit.chunk, sent.text, sent.start, set(tokenize(sent.text)), rank))
         if not cands:
             return []
+        exact = [sum(w for t, w in weights.items() if t in c[3]) / total for c in cands]
+        # Cheap first pass: the chunk's own dense similarity stands in for the sentence's. Only the best
+        # RERANK sentences are embedded and get soft word matches (the encoder is the cost of a question;
+        # the query vector is the retriever's, cached).
+        chunk_cos = {h.chunk.id: (h.dense_score if h.dense_score is not None else 0.0) for h in hits}
+        cheap = [0.6 * chunk_cos.get(c[0].id, 0.0) + 0.4 * lex for c, lex in zip(cands, exact, strict=True)]
+        top = sorted(range(len(cands)), key=lambda i: -cheap[i])[: self.RERANK]
+        soft = self._soft_matches(question, context, weights, [cands[i][3] for i in top])
         query_text = f"{context} {question}".strip() if context else question
-        vecs = self.embed([query_text] + [c[1] for c in cands])
-        q, s = vecs[0], vecs[1:]
-        cos = s @ q / (np.linalg.norm(s, axis=1) * (np.linalg.norm(q) or 1.0) + 1e-9)
-        scored = [Scored(chunk=c[0], text=c[1], start=c[2], lexical=c[3], cosine=float(cs),
-                         score=0.6 * float(cs) + 0.4 * c[3] - 0.005 * c[4], rank=c[4])
-                  for c, cs in zip(cands, cos, strict=True)]
+        q = self.embed_query(query_text)
+        vecs = self.embed([cands[i][1] for i in top])
+        qn = float(np.linalg.norm(q)) or 1.0
+        cos = {i: float(v @ q) / (float(np.linalg.norm(v)) * qn + 1e-9) for i, v in zip(top, vecs, strict=True)}
+        scored = []
+        for i, c in enumerate(cands):
+            if i in cos:
+                cs = cos[i]
+                lex = sum(w if t in c[3] else w * max((soft.get((t, x), 0.0) for x in c[3]), default=0.0)
+                          for t, w in weights.items()) / total
+            else:  # not reranked: a little below its chunk
+                cs, lex = chunk_cos.get(c[0].id, 0.0) - 0.1, exact[i]
+            scored.append(Scored(chunk=c[0], text=c[1], start=c[2], lexical=lex, cosine=cs,
+                                 score=0.6 * cs + 0.4 * lex - 0.005 * c[4], rank=c[4]))
         return sorted(scored, key=lambda x: -x.score)
+
+    SOFT_MIN = 0.6  # word-to-word cosine below which two words do not count as the same
+    SOFT_WEIGHT = 0.7  # a near-synonym counts this much of an exact match
+
+    def _soft_matches(self, question: str, context: str, weights: dict[str, float],
+                      sentence_terms: list[set[str]]) -> dict[tuple[str, str], float]:
+        """(question term, sentence term) -> credit, for question terms some sentence lacks."""
+        surface: dict[str, str] = {}
+        for w in re.findall(r"[A-Za-z][A-Za-z-]+", f"{context} {question}".replace("’", "'")):
+            surface.setdefault(stem(w.lower()), w.lower())
+        every = set().union(*sentence_terms) if sentence_terms else set()
+        missing = [t for t in weights if t in surface and not all(t in toks for toks in sentence_terms)]
+        words = sorted(t for t in every if t.isalpha() and len(t) > 2)
+        if not missing or not words:
+            return {}
+        vecs = self._word_vectors([surface[t] for t in missing] + words)
+        out: dict[tuple[str, str], float] = {}
+        qv = np.stack([vecs[surface[t]] for t in missing])
+        wv = np.stack([vecs[w] for w in words])
+        sims = qv @ wv.T
+        for i, t in enumerate(missing):
+            for j in np.nonzero(sims[i] >= self.SOFT_MIN)[0]:
+                if words[j] != t:
+                    out[(t, words[j])] = self.SOFT_WEIGHT * float(sims[i, j])
+        return out
+
+    def _word_vectors(self, words: list[str]) -> dict[str, np.ndarray]:
+        """Unit vectors of single words, cached (news vocabularies repeat from question to question)."""
+        with self._cache_lock:
+            todo = sorted({w for w in words if w not in self._word_cache})
+        if todo:
+            vecs = self.embed(todo)
+            norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+            vecs = vecs / np.where(norms == 0, 1.0, norms)
+            with self._cache_lock:
+                if len(self._word_cache) > 50_000:
+                    self._word_cache.clear()
+                self._word_cache.update(zip(todo, vecs, strict=True))
+        with self._cache_lock:
+            return {w: self._word_cache[w] for w in words}
 
     # ------------------------------------------------------------------------------------ extraction
 
@@ -503,9 +578,11 @@ class ExtractiveAnswerer:
     # -------------------------------------------------------------------------------------- answer
 
     def answer(self, question: str, hits: Sequence[Hit], context: str = "") -> Answer:
+        asked = question
+        question = question_focus(question)
         ranked = self.rank_sentences(question, hits, context)
         if not ranked:
-            return Answer(question=question, text=NOT_COVERED, answerable=False, hits=list(hits))
+            return Answer(question=asked, text=NOT_COVERED, answerable=False, hits=list(hits))
         kind = question_kind(question)
         chosen, span = self._select(question, kind, ranked, context)
         type_found = span is not None
@@ -524,13 +601,13 @@ class ExtractiveAnswerer:
         answerable = confidence >= self.settings.min_confidence and (span is not None)
         if not answerable or span is None:
             cites = self._citations(ranked, None, None)
-            return Answer(question=question, text=NOT_COVERED, answerable=False, citations=cites,
+            return Answer(question=asked, text=NOT_COVERED, answerable=False, citations=cites,
                           hits=list(hits), confidence=confidence)
         text = span.text.strip().rstrip(",;:")
         if kind == "clause" and span.start == 0:
             text = chosen.text
         cites = self._citations(ranked, chosen, span)
-        return Answer(question=question, text=text, answerable=True, citations=cites, hits=list(hits),
+        return Answer(question=asked, text=text, answerable=True, citations=cites, hits=list(hits),
                       confidence=confidence)
 
     def _select(self, question: str, kind: str, ranked: list[Scored], context: str) -> tuple[Scored | None, Span | None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,13 +65,15 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
     store = open_store(settings)
     index = store.open_index(index_spec(settings, embedder), create=False)
     keyword = KeywordSource(index, keyword_path(settings.paths.vectorstore, index.name))
-    retriever = HybridRetriever(embedder.embed_query, index, keyword, settings.retrieval)
+    # one query vector per question text, shared by retrieval and answer ranking
+    embed_query = functools.lru_cache(maxsize=1024)(embedder.embed_query)
+    retriever = HybridRetriever(embed_query, index, keyword, settings.retrieval)
 
     def idf(term: str) -> float:
         bm25 = keyword()
         return bm25.idf(term) if bm25 is not None else 1.0
 
-    answerer = ExtractiveAnswerer(embedder.embed_documents, idf, settings.answer)
+    answerer = ExtractiveAnswerer(embedder.embed_documents, idf, settings.answer, embed_query=embed_query)
     info: dict[str, Any] = {"embedding": describe(embedder), "collection": index.name, "store": store.location}
     generator = None
     if settings.generator.provider != "none":
