@@ -198,9 +198,9 @@ def main() -> None:
     import torch
 
     t_import = time.perf_counter()
+    from postqa.chunking import chunk_article
     from postqa.corpus import read_corpus
     from postqa.embedding import SentenceTransformerEmbedder
-    from postqa.chunking import chunk_article
     from postqa.pipeline import ingest
 
     settings = common.settings_for(args.workdir / "unused", threads=args.threads, batch_size=args.batch_size)

@@ -157,6 +157,7 @@ def build_tier(label: str, target: int, args: argparse.Namespace) -> dict[str, A
            "real_vectors": emb.n_real, "synthetic_vectors": emb.n_synthetic, "sigma": args.sigma,
            "build_s": round(t.seconds, 1), "keyword_rebuilt": rep.keyword_rebuilt, **info}
     print(f"[build {label}] {out}", file=sys.stderr, flush=True)
+    (store_dir / "bench_tier.json").write_text(json.dumps(out))  # so a later LABEL=PATH run can say how
     return out
 
 
@@ -323,7 +324,9 @@ def main() -> None:
             store = Path(b["store"])
         else:
             store = Path(val)
-            builds.append({"tier": label, "store": str(store), "real_vectors": "all (bench_ingest.py)"})
+            made = store / "bench_tier.json"
+            builds.append({**json.loads(made.read_text()), "tier": label} if made.is_file() else
+                          {"tier": label, "store": str(store), "real_vectors": "existing store (not built here)"})
         qfile = args.workdir / f"questions-{label}.json"
         qfile.write_text(json.dumps(questions_for(store, args.questions)))
         disk = common.dir_mb(store)
@@ -359,7 +362,7 @@ def main() -> None:
     print()
     print(common.table(rows, ["tier", "mode", "chunks", "retrieve_p50", "retrieve_p95", "answer_p50",
                               "answer_p95", "embed_p50", "cpu_retrieve_p95", "cpu_answer_p95", "ready_s", "rss_mb", "disk_mb", "server_rss_mb",
-                              "torch_threads", "loadavg"], "Query latency (ms), memory (MB), start-to-ready (s)"))
+                              "torch_threads", "errors", "loadavg"], "Query latency (ms), memory (MB), start-to-ready (s)"))
     common.write_json(args.out, {"meta": meta, "tiers": builds, "results": rows, "loadavg_at_end": loadavg()})
 
 
