@@ -122,3 +122,11 @@ def test_bad_history_items_are_skipped_and_top_k_is_checked(hash_settings: Setti
     assert assistant.retrieval_query("And when?", ["Who presided over the Xinhua meeting?",
                                                    "And who addressed it?"])[1] == \
         "Who presided over the Xinhua meeting?"
+
+
+def test_example_questions_come_from_the_index(hash_settings: Settings) -> None:
+    ingest(hash_settings)
+    examples = build_assistant(hash_settings).example_questions()
+    assert 2 <= len(examples) <= 4 and len(set(examples)) == len(examples)
+    assert "What happened in September 2020?" in examples  # the newest article's month
+    assert any(q.startswith("Who is") and ("Kang Ning" in q or " of " in q) for q in examples)

@@ -24,7 +24,8 @@ _DATE = re.compile(
     r"|\b(?i:this|last|next) (?:year|month|week)\b|\b(?i:yesterday|today)\b")
 _NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
                  "twenty|thirty|forty|fifty|hundred|thousand|million|billion|dozens?|hundreds")
-_NUMBER = re.compile(rf"(?<![\w.])(?:\d[\d,.]*\d|\d)(?:\s*(?:%|percent|million|billion|thousand))?\b|\b(?:{_NUMBER_WORDS})\b",
+_NUMBER = re.compile(rf"(?<![\w.])(?:\d[\d,.]*\d|\d)(?:\s*(?:%|percent|million|billion|thousand))?\b"
+                     rf"|\b(?:{_NUMBER_WORDS})\b",
                      re.IGNORECASE)
 _CAP = r"[A-Z][a-zA-Z]+(?:-[A-Za-z]+)?"
 _NAME = re.compile(rf"\b{_CAP}(?:\s+{_CAP}){{1,2}}\b")
@@ -77,7 +78,7 @@ _MONTH_WORDS = {m.lower() for m in MONTHS.split("|")}
 _SENTENCE_STARTERS = {
     "on", "in", "at", "according", "he", "she", "it", "they", "we", "the", "this", "that", "these", "those",
     "faced", "meanwhile", "secondly", "firstly", "thirdly", "fourthly", "finally", "also", "and", "but", "as",
-    "at", "all", "both", "since", "with", "for", "from", "by", "to", "after", "before", "during", "so", "its",
+    "all", "both", "since", "with", "for", "from", "by", "to", "after", "before", "during", "so", "its",
     "their", "his", "her", "our", "a", "an", "china", "future", "there", "what", "when", "who", "which",
 }
 
@@ -399,7 +400,8 @@ class ExtractiveAnswerer:
         quoted = [Span(m.group(1), m.start(1), m.end(1), 1.3)
                   for m in re.finditer(r"[“\"]([^”\"]{2,80})[”\"]", sentence)]
         caps = []
-        for m in re.finditer(rf"\b(?:{_CAP}|[A-Z]{{2,}}\w*|[A-Z]\d[\w.]*)(?:\s+(?:of|and|for|the)?\s*(?:{_CAP}|[A-Z]{{2,}}\w*))*",
+        for m in re.finditer(rf"\b(?:{_CAP}|[A-Z]{{2,}}\w*|[A-Z]\d[\w.]*)"
+                             rf"(?:\s+(?:of|and|for|the)?\s*(?:{_CAP}|[A-Z]{{2,}}\w*))*",
                              sentence):
             text, start = m.group(0), m.start()
             while " " in text and text.split(" ", 1)[0].lower() in _SENTENCE_STARTERS:
@@ -487,7 +489,8 @@ class ExtractiveAnswerer:
                 return Span(text, start, start + len(text), 1.2)
         return None
 
-    def _score_spans(self, question: str, kind: str, sentence: str, context_words: set[str]) -> list[tuple[float, Span]]:
+    def _score_spans(self, question: str, kind: str, sentence: str,
+                     context_words: set[str]) -> list[tuple[float, Span]]:
         spans = self._typed_spans(kind, sentence, question)
         qwords = {w.lower() for w in re.findall(r"\w+", question.replace("’", "'"))} | context_words
         cues = self._cue_positions(question, sentence)
@@ -586,8 +589,9 @@ class ExtractiveAnswerer:
         kind = question_kind(question)
         chosen, span = self._select(question, kind, ranked, context)
         type_found = span is not None
-        if chosen is None and kind == "clause" and re.match(r"^what\s+(?:has|have|had|is|are|was|were|will|would|can)?\s*"
-                                                              r"\w+", question, re.IGNORECASE):
+        subject_question = re.match(r"^what\s+(?:has|have|had|is|are|was|were|will|would|can)?\s*\w+", question,
+                                    re.IGNORECASE)
+        if chosen is None and kind == "clause" and subject_question:
             verb = question_verb(question)
             for cand in ranked[:3]:
                 subj = self._subject(cand.text, verb, require_capital=False)
@@ -610,7 +614,8 @@ class ExtractiveAnswerer:
         return Answer(question=asked, text=text, answerable=True, citations=cites, hits=list(hits),
                       confidence=confidence)
 
-    def _select(self, question: str, kind: str, ranked: list[Scored], context: str) -> tuple[Scored | None, Span | None]:
+    def _select(self, question: str, kind: str, ranked: list[Scored],
+                context: str) -> tuple[Scored | None, Span | None]:
         """The best (sentence, span) among the top sentences: sentence score plus the span's own score."""
         if kind == "clause":
             return None, None

@@ -19,6 +19,7 @@ from postqa.keyword import BM25Index
 from postqa.people import (
     PeopleIndex,
     PeopleSource,
+    Person,
     both_answer,
     contradicts_role,
     is_both_question,
@@ -298,6 +299,28 @@ class Assistant:
         state = self.index.state()
         return {**self.info, "articles": state.get("articles", 0), "chunks": self.index.count(),
                 "last_ingest": state.get("last_ingest"), "dirty": bool(state.get("dirty"))}
+
+    def example_questions(self, n: int = 4) -> list[str]:
+        """Questions the indexed news can answer, made from the index itself (people and their roles, the
+        newest article's month), so that they fit whatever corpus is loaded."""
+        out: list[str] = []
+        people = self.people_index()
+        ranked = sorted(people.names(), key=lambda name: -len((people.person(name) or Person(name)).articles))
+        for name in ranked:
+            person = people.person(name)
+            if person is None:
+                continue
+            role = next((r.role for r in person.roles if " of " in r.role), "")
+            if role and len(out) < n - 2:
+                out.append(f"Who is the {role}?")
+            elif len(out) < n - 2:
+                out.append(f"Who is {person.name}?")
+        newest = self.newest_date()
+        if newest is not None:
+            out.append(f"What happened in {newest.strftime('%B %Y')}?")
+        if ranked:
+            out.append(f"Who is {ranked[0]}?")
+        return list(dict.fromkeys(out))[:n]
 
     def articles(self) -> list[dict[str, str]]:
         """Every indexed article (id, title, date), newest first: for filters and example questions."""

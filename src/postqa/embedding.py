@@ -223,7 +223,7 @@ class SentenceTransformerEmbedder:
             self.model.get_sentence_embedding_dimension
         dim = get_dim()
         self.dim = int(dim) if dim else int(self.model.encode(["x"]).shape[1])
-        self.max_tokens = int(self.model.max_seq_length) - 2  # [CLS] and [SEP]
+        self.max_tokens = int(self.model.max_seq_length or 256) - 2  # [CLS] and [SEP]
         self.normalize = settings.normalize
         self.batch_size = settings.batch_size
         self._fingerprint = _weights_fingerprint(target)

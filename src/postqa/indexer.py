@@ -8,7 +8,7 @@ import signal
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -95,7 +95,7 @@ class IngestLock:
             raise IngestLockedError(
                 f"another ingest ({who}) is writing to {self.path.parent}; wait for it to finish, or pass "
                 "--wait SECONDS to queue behind it") from None
-        self.owner.write_text(f"pid {os.getpid()} since {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
+        self.owner.write_text(f"pid {os.getpid()} since {datetime.now(UTC).isoformat(timespec='seconds')}")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -185,7 +185,7 @@ class Indexer:
             self.index.set_state({
                 "dirty": False, "fingerprint": fp, "articles": report.articles_total,
                 "chunks": report.chunks_total,
-                "last_ingest": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "last_ingest": datetime.now(UTC).isoformat(timespec="seconds"),
                 "last_report": {k: v for k, v in report.to_json().items() if k != "skipped"},
             })
         return report
@@ -233,7 +233,7 @@ class Indexer:
             for (cid, _), vec in zip(need, embedded, strict=True):
                 vectors[cid] = vec
             report.chunks_embedded += len(need)
-        for article, h, st, chunks in batch:
+        for article, _h, st, chunks in batch:
             if chunks:
                 self.index.upsert(chunks, np.stack([vectors[c.id] for c in chunks]), [metas[c.id] for c in chunks])
             if st is not None:

@@ -71,11 +71,11 @@ class BM25Index:
         vocab: dict[str, int] = {}
         rows, cols, tfs = [], [], []
         for d, toks in enumerate(docs):
-            for term, tf in Counter(toks).items():
+            for term, count in Counter(toks).items():
                 t = vocab.setdefault(term, len(vocab))
                 rows.append(t)
                 cols.append(d)
-                tfs.append(tf)
+                tfs.append(count)
         n_docs = len(docs)
         lengths = np.array([len(t) for t in docs], dtype=np.float32)
         avgdl = float(lengths.mean()) if n_docs else 1.0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from postqa.assistant import Assistant, KeywordSource
 from postqa.config import Settings
 from postqa.corpus import read_corpus
 from postqa.embedding import Embedder, create_embedder, describe, set_torch_threads
-from postqa.indexer import IngestLock, Indexer, IngestReport, ProgressFn, keyword_path
+from postqa.indexer import Indexer, IngestLock, IngestReport, ProgressFn, keyword_path
 from postqa.people import PeopleSource, people_path
 from postqa.retrieve import HybridRetriever
 from postqa.store import ChromaIndex, ChromaStore, IndexSpec

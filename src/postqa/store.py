@@ -295,7 +295,8 @@ class ChromaIndex:
 
     def fingerprint(self) -> str:
         """A hash of exactly which chunk versions are stored: the keyword index must carry the same."""
-        pairs = sorted((r["id"], (r["metadatas"] or {}).get("chunk_hash", "")) for r in self._iter_records(["metadatas"]))
+        pairs = sorted((r["id"], (r["metadatas"] or {}).get("chunk_hash", ""))
+                       for r in self._iter_records(["metadatas"]))
         return hashlib.sha1(json.dumps(pairs).encode()).hexdigest()[:16]
 
     def all_chunks(self) -> Iterator[Chunk]:

@@ -20,7 +20,7 @@ from postqa.config import Settings, load_settings
 from postqa.errors import ConfigError, PostqaError, StoreUnavailableError
 from postqa.types import Answer, Citation, SearchFilter
 
-# Questions the bundled corpus answers; clicking one fills the question box.
+# Shown when the index cannot suggest its own (Assistant.example_questions); clicking one fills the box.
 EXAMPLES = (
     "Who presided over the Xinhua meeting?",
     "Who is the Secretary General of Xinhua News Agency?",
@@ -265,6 +265,14 @@ class ChatService:
         except Exception as err:  # noqa: BLE001
             return status_html(None, f"status unavailable ({type(err).__name__})")
 
+    def examples(self) -> list[str]:
+        """Example questions made from the loaded index; the fixed ones when it cannot say."""
+        try:
+            found = self.holder.get().example_questions()
+        except Exception:  # noqa: BLE001 - no index yet: the status line says why
+            found = []
+        return [_CONTROL.sub(" ", q)[:200] for q in found] or list(EXAMPLES)
+
     def articles(self) -> list[tuple[str, str]]:
         """(label, id) choices for the article filter, newest first."""
         try:
@@ -350,7 +358,8 @@ def build_app(settings: Settings, holder: AssistantHolder | None = None) -> Any:
                                      max_length=20_000)
                 with gr.Row():
                     clear_btn = gr.Button("Clear chat", elem_id="pq-clear", size="sm", variant="secondary")
-                gr.Examples(examples=[[q] for q in EXAMPLES], inputs=[box], label="Example questions")
+                gr.Examples(examples=[[q] for q in service.examples()], inputs=[box],
+                            label="Example questions")
                 with gr.Accordion("Filters", open=False):
                     with gr.Row():
                         date_from = gr.Textbox(label="Published from", placeholder="YYYY-MM-DD", max_lines=1)
