@@ -78,7 +78,8 @@ def cli_env(tmp: Path, crash_at: str | None = None) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTQA_")}
     env.update({"POSTQA_EMBEDDING__PROVIDER": "hash", "POSTQA_EMBEDDING__DIM": str(DIM),
                 "POSTQA_PATHS__CORPUS": str(tmp / "corpus"), "POSTQA_PATHS__VECTORSTORE": str(tmp / "vs"),
-                "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"})
+                "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1",
+                "POSTQA_EMBEDDING__WRITE_BATCH": "4"})  # several write steps, so a kill can fall between them
     if crash_at:
         env["POSTQA_CRASH_AT"] = crash_at
     return env

@@ -140,6 +140,7 @@ def test_tampered_collection_is_reported_as_mismatch(hash_settings: Settings) ->
 
 def test_interrupted_ingest_leaves_a_consistent_store_and_the_next_run_completes(
         hash_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    hash_settings = hash_settings.with_overrides(**{"embedding.write_batch": 2})  # a write step per article
     ingest(hash_settings)
     for name in (AUTO, XINHUA):
         p = hash_settings.paths.corpus / f"{name}.txt"

@@ -48,7 +48,8 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
             people_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
         index = store.open_index(spec, create=True)
         read = read_corpus(paths or [settings.paths.corpus])
-        return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking).sync(
+        return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking,
+                       embed_batch_chunks=settings.embedding.write_batch).sync(
             read, progress=progress, prune=prune)
 
 
