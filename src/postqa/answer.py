@@ -350,6 +350,7 @@ class ExtractiveAnswerer:
                 role_text = re.sub(r"\s+(?:and|of|the|for|in)$", "", role[1].strip())
                 if role_text.split()[0].lower() not in _TITLE_WORDS:
                     role_text = ""
+            appositive = bool(role_text)  # the role follows the name: the span may include it
             titled = bool(before) and before[-1].strip(",") in _TITLE_WORDS
             if titled and not role_text:
                 k = len(before)
@@ -360,7 +361,7 @@ class ExtractiveAnswerer:
             if not (role_text or acts):
                 continue
             span_end = end
-            if role and role_text and sentence[end:].startswith(","):
+            if appositive and sentence[end:].startswith(","):
                 span_end = end + after.index(role_text) + len(role_text)
             spans.append(Span(sentence[start:span_end], start, span_end, 1.0 + 0.2 * bool(role_text),
                               name=name, role=role_text))

@@ -170,10 +170,14 @@ class Assistant:
 
     def newest_date(self) -> date | None:
         """The newest article's publication date, cached until an ingest changes the index."""
-        fp = str(self.index.state().get("fingerprint") or "")
+        state = self.index.state()
+        fp = str(state.get("fingerprint") or "")
         if self._newest is None or self._newest[0] != fp or not fp:
-            dates = [a["date"] for a in self.articles() if a["date"]]
-            self._newest = (fp, date.fromisoformat(max(dates)) if dates else None)
+            if "newest" in state and not state.get("dirty"):  # recorded by the ingest: no scan at start-up
+                newest = state["newest"] or None
+            else:
+                newest = max((a["date"] for a in self.articles() if a["date"]), default=None)
+            self._newest = (fp, date.fromisoformat(newest) if newest else None)
         return self._newest[1]
 
     def reference_date(self) -> tuple[date | None, str]:

@@ -185,6 +185,7 @@ class Indexer:
             self.index.set_state({
                 "dirty": False, "fingerprint": fp, "articles": report.articles_total,
                 "chunks": report.chunks_total,
+                "newest": max((a.published for a in final.values() if a.published), default=""),
                 "last_ingest": datetime.now(UTC).isoformat(timespec="seconds"),
                 "last_report": {k: v for k, v in report.to_json().items() if k != "skipped"},
             })

@@ -357,10 +357,8 @@ class ChromaIndex:
 
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
-        n = self.count()
-        if n == 0:
-            return []
-        q = VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=min(k, n))
+        # Chroma returns fewer than k when the collection is smaller (or empty): no count() round trip
+        q = VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=k)
         where = _where(flt) if flt else None
         kwargs = {"where": where} if where else {}
         res = self._call(self.vector_store.query, q, **kwargs)
