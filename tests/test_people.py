@@ -160,3 +160,14 @@ def test_save_and_load_round_trip(tmp_path: Path, people: PeopleIndex) -> None:
 def test_names_without_roles_are_not_people() -> None:
     art = Article("x", "t", date(2020, 1, 1), "s", "Beijing Post Office opened. China Post Group said so.")
     assert extract_people(art) == []
+
+
+def test_a_role_without_organisation_does_not_contradict_the_asked_one() -> None:
+    from postqa.people import contradicts_role
+
+    art = Article(id="a", title="T", published=None, source="s",
+                  text="Zhang Jinliang required units to follow the instructions put forward by Chairman Liu Aili. "
+                       "Kang Ning, Vice President of China Post Group, attended.")
+    people = PeopleIndex.from_articles([art])
+    assert not contradicts_role(people, "Liu Aili", "Chairman of China Post Group")
+    assert contradicts_role(people, "Kang Ning", "President of Xinhua News Agency")

@@ -138,6 +138,32 @@ def kind_of_noun(question: str) -> str | None:
     return stem(m.group(1).lower()) if m else None
 
 
+_WH = {"who", "whom", "whose", "what", "when", "where", "which", "how", "why", "many", "much", "time", "date", "day",
+       "year", "month", "city", "place", "number", "long"}
+
+
+def _predicate_terms(question: str) -> set[str]:
+    """Stems of the question's lower-case content words: what it asks about, names aside
+    ("When did the Xinhua partnership first start?" -> partnership, first, start)."""
+    words = re.findall(r"[A-Za-z][\w’'-]*", question)
+    out = set()
+    for i, w in enumerate(words):
+        if w[0].isupper() and i > 0:
+            continue
+        for t in tokenize(w):
+            if t not in _WH and t not in {stem(a) for a in _AUX}:
+                out.add(t)
+    return out
+
+
+_MONEY = re.compile(r"(?:[$€£¥]|\b(?:yuan|rmb|dollars?|euros?|pounds?|usd|cny)\b)", re.IGNORECASE)
+
+
+def _asked_money(question: str) -> bool:
+    return bool(re.search(r"\b(price|cost|fee|revenue|profit|budget|salary|turnover|money|invest\w*|spend\w*|"
+                          r"worth)\b", question, re.IGNORECASE))
+
+
 def _asked_name(question: str) -> str | None:
     """The person a role question is about: "What is Zhang Yongping's position" -> "Zhang Yongping"."""
     m = _NAME.search(question.replace("’s", "").replace("'s", ""))
@@ -500,6 +526,7 @@ class ExtractiveAnswerer:
         asked_name = _asked_name(question) if kind == "role" else None
         verb = question_verb(question) if kind in ("person", "entity") else None
         counted_noun = "how many" in question.lower()
+        money = _asked_money(question)
         if kind == "entity" and question.lower().startswith("who"):
             spans = [sp for sp in spans if self._verb_after(verb, sentence, sp.end, 40)]
             subj = self._subject(sentence, verb)
@@ -515,6 +542,8 @@ class ExtractiveAnswerer:
                 continue
             if kind == "number" and counted_noun and sp.score < 1.5:
                 continue  # "how many copies": a number that counts something else is no answer
+            if kind == "number" and money and not _MONEY.search(sentence[max(0, sp.start - 4):sp.end + 12]):
+                continue  # a price or a sum needs a currency next to the number
             key = sp.name or sp.text
             words = [w.lower() for w in re.findall(r"\w+", key.replace("’", "'"))]
             if words and all(w in qwords for w in words):
@@ -626,10 +655,13 @@ class ExtractiveAnswerer:
         best: tuple[float, Scored, Span, str] | None = None
         kinds = [kind] + (["entity"] if kind == "person" and not _asked_role(question) else [])
         window = 0.35 if kind in ("person", "role") or kind_of_noun(question) else 0.2
+        predicate = _predicate_terms(question) if kind in ("date", "number", "place") else set()
         for k in kinds:
             for cand in ranked[:8]:
                 if cand.score < top - window:
                     break
+                if predicate and not predicate & set(tokenize(cand.text)) and not context:
+                    continue  # a date/number/place in a sentence that never mentions what was asked about
                 for span_score, sp in self._score_spans(question, k, cand.text, context_words):
                     total = cand.score + 0.2 * span_score - (0.3 if k != kind else 0.0)
                     if both:

@@ -61,7 +61,7 @@ class RetrievalSettings(_Section):
 
 class AnswerSettings(_Section):
     # Calibrated on evals/calibration.jsonl with `postqa calibrate`; see docs/calibration.md.
-    min_confidence: float = Field(0.45, ge=0.0, le=1.0)
+    min_confidence: float = Field(0.25, ge=0.0, le=1.0)
     max_citations: int = Field(3, ge=1, le=20)
     # What "last year", "this month", "latest" resolve against: "newest" (the newest article's date),
     # "today", or a fixed "YYYY-MM-DD". See docs/news.md.
