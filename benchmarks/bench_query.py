@@ -151,11 +151,19 @@ def build_tier(label: str, target: int, args: argparse.Namespace) -> dict[str, A
         with IngestLock(store_dir):
             index = store.open_index(index_spec(settings, emb), create=True)
             read = read_corpus([corpus])
-            rep = batched_indexer_class()(emb, index, store_dir, settings.chunking,
-                                          embed_batch_chunks=2000).sync(read)
-    out = {"tier": label, "store": str(store_dir), "chunks": rep.chunks_total, "articles": rep.articles_total,
-           "real_vectors": emb.n_real, "synthetic_vectors": emb.n_synthetic, "sigma": args.sigma,
-           "build_s": round(t.seconds, 1), "keyword_rebuilt": rep.keyword_rebuilt, **info}
+            rep = batched_indexer_class()(emb, index, store_dir, settings.chunking, embed_batch_chunks=2000).sync(read)
+    out = {
+        "tier": label,
+        "store": str(store_dir),
+        "chunks": rep.chunks_total,
+        "articles": rep.articles_total,
+        "real_vectors": emb.n_real,
+        "synthetic_vectors": emb.n_synthetic,
+        "sigma": args.sigma,
+        "build_s": round(t.seconds, 1),
+        "keyword_rebuilt": rep.keyword_rebuilt,
+        **info,
+    }
     print(f"[build {label}] {out}", file=sys.stderr, flush=True)
     (store_dir / "bench_tier.json").write_text(json.dumps(out))  # so a later LABEL=PATH run can say how
     return out
@@ -218,13 +226,26 @@ def worker(args: argparse.Namespace) -> None:
         cpu_ask.append(time.process_time() - c0)
         ask_t.append(t.seconds)
         n_answerable += bool(ans.answerable)
-    print(json.dumps({"marks": {k: round(v, 2) for k, v in marks.items()}, "mem_ready": mem_ready,
-                      "mem_end": common.rss_mb(), "torch_threads": torch.get_num_threads(),
-                      "chunks": assistant.index.count(), "embed_query": common.summary_ms(embed_t),
-                      "retrieve": common.summary_ms(retr_t), "answer": common.summary_ms(ask_t),
-                      "cpu_retrieve": common.summary_ms(cpu_retr), "cpu_answer": common.summary_ms(cpu_ask),
-                      "cpu_ready_s": round(cpu_ready, 2),
-                      "answerable": n_answerable, "errors": errors, "questions": len(questions) - 2}))
+    print(
+        json.dumps(
+            {
+                "marks": {k: round(v, 2) for k, v in marks.items()},
+                "mem_ready": mem_ready,
+                "mem_end": common.rss_mb(),
+                "torch_threads": torch.get_num_threads(),
+                "chunks": assistant.index.count(),
+                "embed_query": common.summary_ms(embed_t),
+                "retrieve": common.summary_ms(retr_t),
+                "answer": common.summary_ms(ask_t),
+                "cpu_retrieve": common.summary_ms(cpu_retr),
+                "cpu_answer": common.summary_ms(cpu_ask),
+                "cpu_ready_s": round(cpu_ready, 2),
+                "answerable": n_answerable,
+                "errors": errors,
+                "questions": len(questions) - 2,
+            }
+        )
+    )
 
 
 def free_port() -> int:
@@ -237,8 +258,11 @@ def start_chroma(path: Path, port: int) -> tuple[subprocess.Popen[bytes], float]
     chroma = Path(sys.executable).parent / "chroma"
     log = open(path.parent / f"chroma-{port}.log", "wb")  # noqa: SIM115
     t0 = time.time()
-    proc = subprocess.Popen(["nice", "-n", "19", str(chroma), "run", "--path", str(path), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        ["nice", "-n", "19", str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     import urllib.request
 
     for _ in range(600):
@@ -256,9 +280,26 @@ def start_chroma(path: Path, port: int) -> tuple[subprocess.Popen[bytes], float]
 def run_worker(store: Path, mode: str, port: int, qfile: Path) -> dict[str, Any]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     t_spawn = time.time()
-    proc = subprocess.run([sys.executable, str(HERE), "--worker", "--store", str(store), "--mode", mode,
-                           "--port", str(port), "--questions-file", str(qfile), "--t-spawn", repr(t_spawn)],
-                          capture_output=True, text=True, env=env)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(HERE),
+            "--worker",
+            "--store",
+            str(store),
+            "--mode",
+            mode,
+            "--port",
+            str(port),
+            "--questions-file",
+            str(qfile),
+            "--t-spawn",
+            repr(t_spawn),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"worker failed: {proc.stderr[-3000:]}")
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -291,11 +332,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=common.DEFAULT_DATA)
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/postqa-bench"))
-    ap.add_argument("--tier", action="append", default=None,
-                    help="LABEL=PATH (an existing postqa store folder) or LABEL=N (build a store of about N "
-                         "chunks of real news text; vectors from --vectors, synthetic where missing). Repeatable.")
-    ap.add_argument("--vectors", type=Path, default=None,
-                    help="real_vectors.npz written by bench_ingest.py (default WORKDIR/real_vectors.npz)")
+    ap.add_argument(
+        "--tier",
+        action="append",
+        default=None,
+        help="LABEL=PATH (an existing postqa store folder) or LABEL=N (build a store of about N "
+        "chunks of real news text; vectors from --vectors, synthetic where missing). Repeatable.",
+    )
+    ap.add_argument(
+        "--vectors",
+        type=Path,
+        default=None,
+        help="real_vectors.npz written by bench_ingest.py (default WORKDIR/real_vectors.npz)",
+    )
     ap.add_argument("--sigma", type=float, default=0.03, help="noise per dimension of synthetic vectors")
     ap.add_argument("--questions", type=int, default=42, help="questions per run (2 are warm-up)")
     ap.add_argument("--modes", default="embedded,server")
@@ -325,8 +374,11 @@ def main() -> None:
         else:
             store = Path(val)
             made = store / "bench_tier.json"
-            builds.append({**json.loads(made.read_text()), "tier": label} if made.is_file() else
-                          {"tier": label, "store": str(store), "real_vectors": "existing store (not built here)"})
+            builds.append(
+                {**json.loads(made.read_text()), "tier": label}
+                if made.is_file()
+                else {"tier": label, "store": str(store), "real_vectors": "existing store (not built here)"}
+            )
         qfile = args.workdir / f"questions-{label}.json"
         qfile.write_text(json.dumps(questions_for(store, args.questions)))
         disk = common.dir_mb(store)
@@ -347,22 +399,65 @@ def main() -> None:
                         proc.kill()
             else:
                 r = run_worker(store, mode, 8000, qfile)
-            row = {"tier": label, "mode": mode, "chunks": r["chunks"], "retrieve_p50": r["retrieve"]["p50_ms"],
-                   "retrieve_p95": r["retrieve"]["p95_ms"], "answer_p50": r["answer"]["p50_ms"],
-                   "answer_p95": r["answer"]["p95_ms"], "embed_p50": r["embed_query"]["p50_ms"],
-                   "ready_s": r["marks"]["ready"],
-                   "cpu_retrieve_p95": r.get("cpu_retrieve", {}).get("p95_ms"),
-                   "cpu_answer_p95": r.get("cpu_answer", {}).get("p95_ms"), "rss_mb": r["mem_ready"]["rss_mb"], "disk_mb": disk,
-                   "torch_threads": r["torch_threads"], "errors": len(r.get("errors", [])), "loadavg": la, **server, "raw": r}
+            row = {
+                "tier": label,
+                "mode": mode,
+                "chunks": r["chunks"],
+                "retrieve_p50": r["retrieve"]["p50_ms"],
+                "retrieve_p95": r["retrieve"]["p95_ms"],
+                "answer_p50": r["answer"]["p50_ms"],
+                "answer_p95": r["answer"]["p95_ms"],
+                "embed_p50": r["embed_query"]["p50_ms"],
+                "ready_s": r["marks"]["ready"],
+                "cpu_retrieve_p95": r.get("cpu_retrieve", {}).get("p95_ms"),
+                "cpu_answer_p95": r.get("cpu_answer", {}).get("p95_ms"),
+                "rss_mb": r["mem_ready"]["rss_mb"],
+                "disk_mb": disk,
+                "torch_threads": r["torch_threads"],
+                "errors": len(r.get("errors", [])),
+                "loadavg": la,
+                **server,
+                "raw": r,
+            }
             rows.append(row)
-            print(f"[{label} {mode}] " + json.dumps({k: v for k, v in row.items() if k != "raw"}),
-                  file=sys.stderr, flush=True)
-    print(common.table(builds, ["tier", "chunks", "articles", "real_vectors", "synthetic_vectors", "build_s"],
-                       "Index tiers (how each was built)"))
+            print(
+                f"[{label} {mode}] " + json.dumps({k: v for k, v in row.items() if k != "raw"}),
+                file=sys.stderr,
+                flush=True,
+            )
+    print(
+        common.table(
+            builds,
+            ["tier", "chunks", "articles", "real_vectors", "synthetic_vectors", "build_s"],
+            "Index tiers (how each was built)",
+        )
+    )
     print()
-    print(common.table(rows, ["tier", "mode", "chunks", "retrieve_p50", "retrieve_p95", "answer_p50",
-                              "answer_p95", "embed_p50", "cpu_retrieve_p95", "cpu_answer_p95", "ready_s", "rss_mb", "disk_mb", "server_rss_mb",
-                              "torch_threads", "errors", "loadavg"], "Query latency (ms), memory (MB), start-to-ready (s)"))
+    print(
+        common.table(
+            rows,
+            [
+                "tier",
+                "mode",
+                "chunks",
+                "retrieve_p50",
+                "retrieve_p95",
+                "answer_p50",
+                "answer_p95",
+                "embed_p50",
+                "cpu_retrieve_p95",
+                "cpu_answer_p95",
+                "ready_s",
+                "rss_mb",
+                "disk_mb",
+                "server_rss_mb",
+                "torch_threads",
+                "errors",
+                "loadavg",
+            ],
+            "Query latency (ms), memory (MB), start-to-ready (s)",
+        )
+    )
     common.write_json(args.out, {"meta": meta, "tiers": builds, "results": rows, "loadavg_at_end": loadavg()})
 
 

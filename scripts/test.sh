@@ -8,5 +8,7 @@ if [ "${POSTQA_SKIP_BROWSER_SETUP:-0}" != "1" ]; then
   bash scripts/install_browser.sh .venv/bin/python
 fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1
+.venv/bin/ruff check src tests evals benchmarks app.py
+.venv/bin/mypy src
 .venv/bin/python -m pytest tests "$@"
 .venv/bin/python -m pytest evals
