@@ -196,3 +196,15 @@ def test_empty_store_and_status(tmp_path: Path, corpus_dir: Path) -> None:
     status = build_assistant(settings).status()
     assert status["articles"] == 2 and status["chunks"] > 0 and status["last_ingest"]
     assert status["embedding"]["model"] == "hash-256" and status["embedding"]["dim"] == 256
+
+
+def test_a_moved_corpus_updates_sources_everywhere(hash_settings: Settings, tmp_path: Path) -> None:
+    ingest(hash_settings)
+    before = _index(hash_settings).fingerprint()
+    moved = tmp_path / "news"
+    hash_settings.paths.corpus.rename(moved)
+    report = ingest(hash_settings.with_overrides(**{"paths.corpus": moved}))
+    assert sorted(report.updated) == [AUTO, XINHUA] and report.chunks_embedded == 0
+    assert _index(hash_settings).fingerprint() != before  # so the keyword and people indexes follow
+    assert {c.source for c in _index(hash_settings).all_chunks()} == {f"news/{AUTO}.txt", f"news/{XINHUA}.txt"}
+    _consistent(hash_settings)

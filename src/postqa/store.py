@@ -295,8 +295,9 @@ class ChromaIndex:
 
     def fingerprint(self) -> str:
         """A hash of exactly which chunk versions are stored: the keyword index must carry the same."""
-        pairs = sorted((r["id"], (r["metadatas"] or {}).get("chunk_hash", ""))
-                       for r in self._iter_records(["metadatas"]))
+        # chunk text and article version (its source and date too): side indexes that show them must follow
+        metas = ((r["id"], r["metadatas"] or {}) for r in self._iter_records(["metadatas"]))
+        pairs = sorted((cid, m.get("chunk_hash", ""), m.get("article_hash", "")) for cid, m in metas)
         return hashlib.sha1(json.dumps(pairs).encode()).hexdigest()[:16]
 
     def all_chunks(self) -> Iterator[Chunk]:
