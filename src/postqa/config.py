@@ -30,7 +30,7 @@ class EmbeddingSettings(_Section):
     provider: str = "sentence-transformers"  # a key of postqa.embedding.EMBEDDERS
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = Field(32, ge=1, le=4096)
-    write_batch: int = Field(256, ge=1, le=100_000)  # chunks embedded and written per step while ingesting
+    write_batch: int = Field(1024, ge=1, le=100_000)  # chunks embedded and written per step while ingesting
     normalize: bool = True
     device: str = "cpu"
     offline: bool = True  # sets HF_HUB_OFFLINE=1 unless the user turns it off
