@@ -117,11 +117,12 @@ def question_verb(question: str) -> str | None:
     m = re.match(r"^(?:and\s+|so\s+)?(?:who|what)\s+((?:[\w’']+\s+){0,3})", question.strip() + " ", re.IGNORECASE)
     if not m:
         return None
-    for word in m.group(1).lower().split():
+    for original in m.group(1).split():
+        word = original.lower()
         if word in _AUX:
             continue
-        if word in STOPWORDS or len(word) < 3 or "'" in word or "’" in word:
-            return None
+        if original[:1].isupper() or word in STOPWORDS or len(word) < 3 or "'" in word or "’" in word:
+            return None  # "What will China Post ...": a named subject follows, "what" is the object
         return stem(word)
     return None
 
@@ -504,8 +505,8 @@ class ExtractiveAnswerer:
             if stem(m.group(0).lower()) != verb:
                 continue
             head = sentence[:m.start()]
-            head = re.sub(r"\s+(?:respectively|also|jointly|both|then|has|have|had|will|was|were|is|are)\s*$", "",
-                          head.rstrip())
+            head = re.sub(r"\s+(?:respectively|also|jointly|both|then|has|have|had|will|was|were|is|are|should|"
+                          r"must|can|could|would|may|might)\s*$", "", head.rstrip())
             lead = re.match(r"^(?:(?:At|In|On|During|After|Before|According to)\b[^,]{0,60},\s*)", head)
             start = lead.end() if lead else 0
             if not require_capital and "," in head[start:]:
@@ -515,6 +516,42 @@ class ExtractiveAnswerer:
             if text and (re.search(r"[A-Z]", text) or not require_capital) and len(text.split()) <= 12:
                 return Span(text, start, start + len(text), 1.2)
         return None
+
+    def _verb_argument(self, question: str, ranked: Sequence[Scored]) -> tuple[Scored | None, Span | None]:
+        """Object and passive questions, answered from the sentence's own verb:
+        "What will China Post Group specially establish ...?" -> the object after "establish";
+        "At what level should the top-level design be formulated?" -> the subject before "formulate"."""
+        passive = re.search(r"\bbe\s+(\w+(?:ed|en))\b|\b(?:was|were|is|are)\s+(\w+ed)\b\s*(?:\?|$|by\b)", question)
+        if passive:
+            verb = stem(next(g for g in passive.groups() if g).lower())
+            for cand in ranked:
+                subj = self._subject(cand.text, verb, require_capital=False)
+                if subj is not None:
+                    return cand, subj
+            return None, None
+        m = re.match(r"^what\s+(?:did|does|do|will|would|should|can|could|must|has|have|had|is|are|was|were)\s+(.+)$",
+                     question.strip().rstrip("?"), re.IGNORECASE)
+        if not m:
+            return None, None
+        # "<subject> <verb> [to|at|for ... rest]": the verb is the last word before the first preposition
+        head = re.split(r"\s(?:to|at|in|on|for|with|from|by|about|during|after|before|of)\s", " " + m.group(1) + " ")[0]
+        words = [w for w in head.split() if not w.lower().endswith("ly")]
+        if not words or not words[-1][:1].islower():
+            return None, None
+        verb = stem(words[-1].lower())
+        for cand in ranked:
+            if verb not in {stem(w.lower()) for w in re.findall(r"[A-Za-z]+", cand.text)}:
+                continue
+            for vm in re.finditer(r"[A-Za-z]+", cand.text):
+                if stem(vm.group(0).lower()) != verb:
+                    continue
+                tail = cand.text[vm.end():]
+                obj = re.match(r"\s+(?:(?:an?|the)\s+)?((?:[\w“”\"’'-]+\s+){0,7}?[\w“”\"’'-]+?)"
+                               r"(?=\s*(?:[,;.]|\s(?:to|and|in order|by|so that|which|that)\s|$))", tail)
+                if obj and len(obj.group(1).split()) >= 2:
+                    start = vm.end() + obj.start(1)
+                    return cand, Span(obj.group(1), start, start + len(obj.group(1)), 1.0)
+        return None, None
 
     def _score_spans(self, question: str, kind: str, sentence: str,
                      context_words: set[str]) -> list[tuple[float, Span]]:
@@ -628,6 +665,8 @@ class ExtractiveAnswerer:
                 if subj is not None and len(subj.text.split()) >= 2:
                     chosen, span = cand, subj
                     break
+        if chosen is None and kind == "clause":
+            chosen, span = self._verb_argument(question, ranked[:3])
         if chosen is None:
             chosen = ranked[0]
             span = self._clause(question, chosen.text) if kind in ("clause", "entity") else None
@@ -638,8 +677,6 @@ class ExtractiveAnswerer:
             return Answer(question=asked, text=NOT_COVERED, answerable=False, citations=cites,
                           hits=list(hits), confidence=confidence)
         text = span.text.strip().rstrip(",;:")
-        if kind == "clause" and span.start == 0:
-            text = chosen.text
         cites = self._citations(ranked, chosen, span)
         return Answer(question=asked, text=text, answerable=True, citations=cites, hits=list(hits),
                       confidence=confidence)
