@@ -18,8 +18,11 @@ examples:
   postqa ask "Who presided over the Xinhua meeting?"
   postqa ask --json "..."             one JSON object (see README: 'JSON output')
   echo "question" | postqa ask -      one JSON object per input line, models loaded once
+  postqa ask --stream --history "Who presided over the Xinhua meeting?" "And who addressed it?"
+  postqa who "Kang Ning"              a person's roles, dated, with the articles naming them
   postqa status                       model, dimension, articles, chunks, store, last ingest
   postqa serve --port 7860            the web chat
+  postqa eval                         the fixed Q&A suite, with a report in evals/reports/
 
 Configuration: postqa.toml (see docs/config.md), POSTQA_SECTION__KEY variables, --config FILE.
 """
