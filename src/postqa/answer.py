@@ -602,16 +602,6 @@ class ExtractiveAnswerer:
             out.append((score, sp))
         return out
 
-    def _pick(self, question: str, kind: str, sentence: str, context_words: set[str]) -> Span | None:
-        scored = self._score_spans(question, kind, sentence, context_words)
-        if not scored:
-            return None
-        best = max(scored, key=lambda x: x[0])[1]
-        if kind == "person":
-            best = self._coordinate(best, [sp for _, sp in scored], sentence,
-                                    self._cue_positions(question, sentence))
-        return best
-
     def _coordinate(self, best: Span, spans: list[Span], sentence: str, cues: list[int]) -> Span:
         """'A, role, and B, role respectively addressed' -> both people."""
         ordered = sorted(spans, key=lambda s: s.start)
