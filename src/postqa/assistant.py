@@ -131,13 +131,18 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[str] = (), flt: SearchFilter | None = None,
             top_k: int | None = None) -> Answer:
-        q = clean_question(question)
-        check_top_k(top_k)
-        query, context = self.retrieval_query(q, clean_history(history))
-        answer = self.news_answer(q, query, context, flt, top_k)
+        q, answer = self._extractive(question, history, flt, top_k)
         if self.generator is not None and answer.hits:
             answer = self.generator.refine(answer)
         return self.finish(q, answer)
+
+    def _extractive(self, question: str, history: Sequence[str], flt: SearchFilter | None,
+                    top_k: int | None) -> tuple[str, Answer]:
+        """The cleaned question and its extractive (news-aware) answer: what ask and stream both start from."""
+        q = clean_question(question)
+        check_top_k(top_k)
+        query, context = self.retrieval_query(q, clean_history(history))
+        return q, self.news_answer(q, query, context, flt, top_k)
 
     def stream(self, question: str, history: Sequence[str] = (), flt: SearchFilter | None = None,
                top_k: int | None = None) -> Iterator[tuple[str, Answer | None]]:
@@ -146,10 +151,7 @@ class Assistant:
         With a generator only checked sentences are streamed; the final Answer is the authority (it may be
         the extractive fallback, with a note): render it last, replacing the streamed text.
         """
-        q = clean_question(question)
-        check_top_k(top_k)
-        query, context = self.retrieval_query(q, clean_history(history))
-        answer = self.news_answer(q, query, context, flt, top_k)
+        q, answer = self._extractive(question, history, flt, top_k)
         if self.generator is not None and answer.hits and hasattr(self.generator, "stream_refine"):
             yield from self.generator.stream_refine(answer)
             return
@@ -170,9 +172,12 @@ class Assistant:
 
     def newest_date(self) -> date | None:
         """The newest article's publication date, cached until an ingest changes the index."""
-        state = self.index.state()
-        fp = str(state.get("fingerprint") or "")
+        # the keyword source polls the manifest already: its fingerprint says when the index changed, so the
+        # manifest is read here only then, not once more per question
+        bm25 = self.keyword()
+        fp = bm25.fingerprint if bm25 is not None else ""
         if self._newest is None or self._newest[0] != fp or not fp:
+            state = self.index.state()
             if "newest" in state and not state.get("dirty"):  # recorded by the ingest: no scan at start-up
                 newest = state["newest"] or None
             else:

@@ -57,7 +57,7 @@ class IngestReport:
 def _crash_point(name: str) -> None:
     """Test seam for the fault tests (tests/test_faults.py): when POSTQA_CRASH_AT equals ``name`` the process
     kills itself with SIGKILL right here, as a power cut or ``kill -9`` would. Points: "embedding"
-    (mid-ingest, after an embed call and the first article's write), "before-keyword" (Chroma written, BM25
+    (mid-ingest, after an embed call and that step's Chroma write), "before-keyword" (Chroma written, BM25
     not saved), "before-manifest" (BM25 saved, manifest not written). Unset in normal use: one dict lookup."""
     if os.environ.get("POSTQA_CRASH_AT") == name:
         os.kill(os.getpid(), signal.SIGKILL)
@@ -169,8 +169,7 @@ class Indexer:
         self._index_articles(todo, read, report, progress)
         _crash_point("before-keyword")
         # Re-read what is stored: the truth the keyword index and the manifest must agree with.
-        final = self.index.stored_articles()
-        fp = self.index.fingerprint()
+        final, fp = self.index.scan()
         saved = BM25Index.load(self.keyword_file)
         if saved is None or saved.fingerprint != fp:
             load_keyword_index(self.index, self.keyword_file, expected=fp)

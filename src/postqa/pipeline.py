@@ -44,8 +44,7 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
             name = spec.collection_name(settings.store.collection_prefix)
             if any(n == name for n, _, _ in store.indexes()):
                 store.client.delete_collection(name)
-            keyword_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
-            people_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
+            _remove_side_indexes(settings.paths.vectorstore, name)
         index = store.open_index(spec, create=True)
         read = read_corpus(paths or [settings.paths.corpus])
         return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking,
@@ -87,8 +86,13 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
 def drop_index(settings: Settings, name: str) -> None:
     store = open_store(settings)
     store.client.delete_collection(name)
-    keyword_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
-    people_path(settings.paths.vectorstore, name).unlink(missing_ok=True)
+    _remove_side_indexes(settings.paths.vectorstore, name)
+
+
+def _remove_side_indexes(store_dir: Path, name: str) -> None:
+    """The keyword and people files derived from a collection go with it."""
+    keyword_path(store_dir, name).unlink(missing_ok=True)
+    people_path(store_dir, name).unlink(missing_ok=True)
 
 
 def list_indexes(settings: Settings) -> list[dict[str, Any]]:

@@ -277,9 +277,20 @@ class ChromaIndex:
             offset += len(ids)
 
     def stored_articles(self) -> dict[str, StoredArticle]:
+        return self.scan()[0]
+
+    def fingerprint(self) -> str:
+        """A hash of exactly which chunk versions are stored: the keyword index must carry the same."""
+        return self.scan()[1]
+
+    def scan(self) -> tuple[dict[str, StoredArticle], str]:
+        """One pass over every chunk's metadata: what each article has stored, and the content fingerprint
+        (chunk text and article version, its source and date too: side indexes that show them must follow)."""
         acc: dict[str, dict[str, Any]] = {}
+        pairs = []
         for rec in self._iter_records(["metadatas"]):
             m = rec["metadatas"] or {}
+            pairs.append((rec["id"], m.get("chunk_hash", ""), m.get("article_hash", "")))
             aid = str(m.get("article_id", ""))
             entry = acc.setdefault(aid, {"hashes": set(), "present": 0, "m": m})
             entry["hashes"].add(m.get("article_hash", ""))
@@ -291,14 +302,7 @@ class ChromaIndex:
             h = next(iter(e["hashes"])) if len(e["hashes"]) == 1 else ""
             out[aid] = StoredArticle(aid, h, str(m.get("origin", "")), int(m.get("n_chunks", -1)), e["present"],
                                      str(m.get("title", "")), str(m.get("published", "")))
-        return out
-
-    def fingerprint(self) -> str:
-        """A hash of exactly which chunk versions are stored: the keyword index must carry the same."""
-        # chunk text and article version (its source and date too): side indexes that show them must follow
-        metas = ((r["id"], r["metadatas"] or {}) for r in self._iter_records(["metadatas"]))
-        pairs = sorted((cid, m.get("chunk_hash", ""), m.get("article_hash", "")) for cid, m in metas)
-        return hashlib.sha1(json.dumps(pairs).encode()).hexdigest()[:16]
+        return out, hashlib.sha1(json.dumps(sorted(pairs)).encode()).hexdigest()[:16]
 
     def all_chunks(self) -> Iterator[Chunk]:
         for rec in self._iter_records(["documents", "metadatas"]):
