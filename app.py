@@ -1,6 +1,6 @@
 """The web chat: `python app.py [--host H] [--port N] [--config F]`, the same as `postqa serve`.
 
-Thin on purpose: parse the flags, load the settings, hand over to postqa.web (which calls the Assistant
+Thin on purpose: parse the flags, load the settings, hand over to postqa.interfaces.web (which calls the Assistant
 and renders its Answer). Host, port, logins and the config file come from postqa.toml, POSTQA_* variables
 or these flags.
 """
@@ -10,8 +10,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from postqa.errors import PostqaError
-from postqa.web import add_serve_arguments, serve, settings_from_args
+from postqa.core.errors import PostqaError
+from postqa.interfaces.web import add_serve_arguments, serve, settings_from_args
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -179,9 +179,9 @@ def tune(embedder: Any, texts: list[str], sample: int) -> list[dict[str, Any]]:
 def overhead_probe(src: Path, embedder: Any, vectors: Path, work: Path) -> dict[str, Any]:
     from bench_query import LookupEmbedder, batched_indexer_class
 
-    from postqa.corpus import read_corpus
-    from postqa.indexer import IngestLock
-    from postqa.pipeline import index_spec, ingest, open_store
+    from postqa.index.indexer import IngestLock
+    from postqa.reading.corpus import read_corpus
+    from postqa.service.pipeline import index_spec, ingest, open_store
 
     out: dict[str, Any] = {}
     for variant in ("as_is", "batched"):
@@ -237,10 +237,10 @@ def main() -> None:
     import torch
 
     t_import = time.perf_counter()
-    from postqa.chunking import chunk_article
-    from postqa.corpus import read_corpus
-    from postqa.embedding import SentenceTransformerEmbedder
-    from postqa.pipeline import ingest
+    from postqa.index.chunking import chunk_article
+    from postqa.index.embedding import SentenceTransformerEmbedder
+    from postqa.reading.corpus import read_corpus
+    from postqa.service.pipeline import ingest
 
     settings = common.settings_for(args.workdir / "unused", threads=args.threads, batch_size=args.batch_size)
     with Timer() as t_model:

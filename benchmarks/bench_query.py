@@ -88,8 +88,8 @@ def batched_indexer_class() -> Any:
     proposed in docs/benchmarks.md); used only to build the large tiers in reasonable time. Same records."""
     import numpy as np
 
-    from postqa.indexer import Indexer
-    from postqa.store import chunk_metadata
+    from postqa.index.indexer import Indexer
+    from postqa.index.store import chunk_metadata
 
     class BatchedIndexer(Indexer):
         def _flush(self, batch, read, report):  # type: ignore[no-untyped-def]
@@ -133,10 +133,10 @@ def tier_corpus(data_dir: Path, target_chunks: int, out: Path) -> dict[str, Any]
 
 
 def build_tier(label: str, target: int, args: argparse.Namespace) -> dict[str, Any]:
-    from postqa.corpus import read_corpus
-    from postqa.embedding import SentenceTransformerEmbedder
-    from postqa.indexer import IngestLock
-    from postqa.pipeline import index_spec, open_store
+    from postqa.index.embedding import SentenceTransformerEmbedder
+    from postqa.index.indexer import IngestLock
+    from postqa.reading.corpus import read_corpus
+    from postqa.service.pipeline import index_spec, open_store
 
     store_dir = args.workdir / f"tier-{label}"
     shutil.rmtree(store_dir, ignore_errors=True)
@@ -176,10 +176,10 @@ def worker(args: argparse.Namespace) -> None:
     """One app process: start, load, warm up, then time questions. Prints one JSON line."""
     marks: dict[str, float] = {}
     t_spawn = args.t_spawn
-    from postqa.pipeline import build_assistant
+    from postqa.service.pipeline import build_assistant
 
     marks["imported"] = time.time() - t_spawn
-    from postqa.embedding import create_embedder
+    from postqa.index.embedding import create_embedder
 
     settings = common.settings_for(args.store, threads=0, mode=args.mode, port=args.port)
     embedder = create_embedder(settings.embedding)  # imports sentence-transformers, loads MiniLM
@@ -309,7 +309,7 @@ def questions_for(store: Path, n: int) -> list[str]:
     """Fixed questions plus questions made from titles of articles in the store (deterministic)."""
     import random
 
-    from postqa.embedding import HashEmbedder  # noqa: F401  (cheap import path check)
+    from postqa.index.embedding import HashEmbedder  # noqa: F401  (cheap import path check)
 
     titles: list[str] = []
     import chromadb

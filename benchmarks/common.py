@@ -66,7 +66,7 @@ def machine() -> dict[str, Any]:
 
 
 def model_path() -> str:
-    from postqa.embedding import resolve_model
+    from postqa.index.embedding import resolve_model
 
     return resolve_model("all-MiniLM-L6-v2", True)[0]
 
@@ -87,7 +87,7 @@ def subset_jsonl(src: Path, limit: int | None, workdir: Path) -> Path:
 
 def settings_for(vectorstore: Path, threads: int = 0, mode: str = "embedded", port: int = 8000,
                  batch_size: int = 32) -> Any:
-    from postqa.config import Settings
+    from postqa.core.config import Settings
 
     return Settings().with_overrides(**{
         "paths.vectorstore": str(vectorstore), "paths.corpus": str(vectorstore / "_none"),

@@ -12,7 +12,7 @@ Accuracy: an answerable case is right when the answer is given (not refused) and
 answer aliases (case-insensitive); an unanswerable case is right when the answer is refused. Containment
 favours long generated answers a little. Citation validity: share of given answers whose every citation
 re-checks: the cited passage is in a retrieved chunk, and each cited sentence (extractive: the answer span)
-is supported by it (postqa.generate.Checker). "raw cites ok": share of generated answers the checker did
+is supported by it (postqa.answering.generate.Checker). "raw cites ok": share of generated answers the checker did
 not have to repair (nothing dropped, removed or re-cited).
 """
 
@@ -51,7 +51,7 @@ def correct(case: dict[str, Any], answer: Any) -> bool:
 
 def citations_valid(answer: Any, grounded: Any) -> bool:
     """Re-check every citation of an answer against the hits it came from."""
-    from postqa.generate import Checker, split_reply
+    from postqa.answering.generate import Checker, split_reply
 
     if not answer.answerable:
         return True
@@ -101,10 +101,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", default=None, help="also write per-case results here")
     args = ap.parse_args(argv)
 
-    from postqa.config import load_settings
-    from postqa.embedding import create_embedder
-    from postqa.generate import create_generator
-    from postqa.pipeline import build_assistant, ingest
+    from postqa.answering.generate import create_generator
+    from postqa.core.config import load_settings
+    from postqa.index.embedding import create_embedder
+    from postqa.service.pipeline import build_assistant, ingest
 
     overrides: dict[str, Any] = {"embedding.threads": 1}
     for key, value in (("provider", args.provider), ("model_path", args.model_path),

@@ -57,7 +57,7 @@ def reports_dir(config: pytest.Config) -> Path:
 @pytest.fixture(scope="session")
 def base_settings():  # type: ignore[no-untyped-def]
     """The defaults of postqa.toml with no POSTQA_* variables from the caller's shell."""
-    from postqa.config import load_settings
+    from postqa.core.config import load_settings
 
     return load_settings(ROOT / "postqa.toml", environ={})
 
@@ -66,8 +66,8 @@ def base_settings():  # type: ignore[no-untyped-def]
 def eval_run(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, base_settings):  # type: ignore[no-untyped-def]
     """Ingest corpus/ into a temporary store (never the repository's vectorstore/), ask every case once,
     write evals/reports/<timestamp>-<model>.json and .md."""
-    from postqa.errors import ModelNotAvailableError
-    from postqa.evaluation import eval_settings, evaluate, load_cases, write_report
+    from postqa.core.errors import ModelNotAvailableError
+    from postqa.interfaces.evaluation import eval_settings, evaluate, load_cases, write_report
 
     model = eval_model(request.config)
     settings = eval_settings(
@@ -101,7 +101,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
     """After the tests: where the report is, the headline figures, and the regressions."""
     if "run" not in _RESULT:
         return
-    from postqa.evaluation import print_summary, report_regressions
+    from postqa.interfaces.evaluation import print_summary, report_regressions
 
     tr = terminalreporter
     tr.section("postqa eval")

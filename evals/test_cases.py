@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from postqa.corpus import read_corpus
-from postqa.evaluation import CALIBRATION_FILE, EVALS_DIR, load_cases, normalize
+from postqa.interfaces.evaluation import CALIBRATION_FILE, EVALS_DIR, load_cases, normalize
+from postqa.reading.corpus import read_corpus
 
 ROOT = Path(__file__).resolve().parents[1]
 # the kinds the suite must cover (issue 4); other case files may add kinds of their own

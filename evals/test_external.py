@@ -27,7 +27,7 @@ pytestmark = pytest.mark.external
 def external_run(base_settings, eval_options: dict[str, Any]) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     if not ((DATASET / "dev.jsonl").is_file() and (DATASET / "articles.jsonl").is_file()):
         pytest.skip(f"external news QA data not found at {DATASET} (set POSTQA_NEWS_QA to its folder)")
-    from postqa.evaluation import eval_settings, evaluate_external, external_markdown, slug, write_report
+    from postqa.interfaces.evaluation import eval_settings, evaluate_external, external_markdown, slug, write_report
 
     limit, distractors = (None, None) if FULL else (CI_QUESTIONS, CI_DISTRACTORS)
     model = eval_options["model"]

@@ -1,4 +1,4 @@
-"""The quality bar: each threshold of postqa.evaluation.THRESHOLDS is an assertion (docs/evals.md says why
+"""The quality bar: each threshold of postqa.interfaces.evaluation.THRESHOLDS is an assertion (docs/evals.md says why
 each value is what it is). The run itself and its report come from the session fixture in conftest.py."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from postqa.evaluation import THRESHOLDS
+from postqa.interfaces.evaluation import THRESHOLDS
 
 
 def _failing(run: dict[str, Any], pred: Any) -> str:

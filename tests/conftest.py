@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from postqa.config import Settings, load_settings
+from postqa.core.config import Settings, load_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -50,7 +50,7 @@ def real_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def real_assistant(real_settings: Settings):  # type: ignore[no-untyped-def]
-    from postqa.pipeline import build_assistant, ingest
+    from postqa.service.pipeline import build_assistant, ingest
 
     ingest(real_settings)
     return build_assistant(real_settings)

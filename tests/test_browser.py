@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, XINHUA
 from test_web import XINHUA_Q, ZHANG, RunningApp, make_settings, running_app, write_config
 
-from postqa.config import Settings
+from postqa.core.config import Settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -128,7 +128,7 @@ XSS_BODY = ('Li Wenbo opened the Harbin parcel sorting hub on Monday '
 
 @pytest.fixture(scope="module")
 def xss_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
-    from postqa.pipeline import ingest
+    from postqa.service.pipeline import ingest
 
     tmp = tmp_path_factory.mktemp("browser-xss")
     corpus = tmp / "corpus"

@@ -7,10 +7,10 @@ import random
 import pytest
 from conftest import CORPUS
 
-from postqa.chunking import chunk_article, split_sentences
-from postqa.corpus import read_corpus
-from postqa.embedding import HashEmbedder
-from postqa.types import Article
+from postqa.core.types import Article
+from postqa.index.chunking import chunk_article, split_sentences
+from postqa.index.embedding import HashEmbedder
+from postqa.reading.corpus import read_corpus
 
 COUNT = HashEmbedder().count_tokens
 

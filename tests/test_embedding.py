@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from postqa.config import EmbeddingSettings
-from postqa.embedding import HashEmbedder, create_embedder, resolve_model
-from postqa.errors import ConfigError, ModelNotAvailableError
+from postqa.core.config import EmbeddingSettings
+from postqa.core.errors import ConfigError, ModelNotAvailableError
+from postqa.index.embedding import HashEmbedder, create_embedder, resolve_model
 
 
 def _contract(emb) -> None:  # type: ignore[no-untyped-def]

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from postqa.evaluation import (
+from postqa.core.types import Answer, Chunk, Citation, Hit
+from postqa.interfaces.evaluation import (
     Case,
     EvalError,
     best_threshold,
@@ -29,7 +30,6 @@ from postqa.evaluation import (
     token_f1,
     write_report,
 )
-from postqa.types import Answer, Chunk, Citation, Hit
 
 XINHUA = "002_5146c6ce1be9ca86"
 AUTO = "000_7c54a6ad0a6d1da4"
@@ -236,7 +236,7 @@ def test_the_repository_case_files_load() -> None:
 
 
 def test_an_end_to_end_run_with_the_hash_embedder(hash_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from postqa.evaluation import evaluate
+    from postqa.interfaces.evaluation import evaluate
 
     cases = [c for c in load_cases() if c.kind in ("who", "unanswerable")][:6]
     run = evaluate(hash_settings, cases)
@@ -248,7 +248,7 @@ def test_an_end_to_end_run_with_the_hash_embedder(hash_settings, tmp_path: Path)
 
 
 def test_the_cli_has_eval_and_calibrate() -> None:
-    from postqa.cli import build_parser
+    from postqa.interfaces.cli import build_parser
 
     parser = build_parser()
     args = parser.parse_args(["eval", "--compare", "a", "b", "--limit", "3", "--json", "--out", "x"])

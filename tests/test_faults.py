@@ -1,7 +1,7 @@
 """Faults: kill -9 at each ingest step, two ingests at once, readers during an ingest (issue 6).
 
-The crash runs are real processes (`python -m postqa.cli ingest`) that SIGKILL themselves at a named point
-(POSTQA_CRASH_AT, see postqa.indexer._crash_point); everything else checks the store they leave behind.
+The crash runs are real processes (`python -m postqa.interfaces.cli ingest`) that SIGKILL themselves at a named point
+(POSTQA_CRASH_AT, see postqa.index.indexer._crash_point); everything else checks the store they leave behind.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
-from postqa.config import Settings, load_settings
-from postqa.corpus import read_corpus
-from postqa.embedding import HashEmbedder
-from postqa.indexer import article_hash, keyword_path
-from postqa.keyword import BM25Index
-from postqa.pipeline import build_assistant, index_spec, ingest, open_store
-from postqa.store import ChromaIndex
-from postqa.types import Answer
+from postqa.core.config import Settings, load_settings
+from postqa.core.types import Answer
+from postqa.index.embedding import HashEmbedder
+from postqa.index.indexer import article_hash, keyword_path
+from postqa.index.keyword import BM25Index
+from postqa.index.store import ChromaIndex
+from postqa.reading.corpus import read_corpus
+from postqa.service.pipeline import build_assistant, index_spec, ingest, open_store
 
 DIM = 256
 NAMES = ["Li Wei", "Wang Fang", "Zhang Min", "Liu Yang", "Chen Jing", "Yang Tao", "Huang Lei", "Zhao Gang",
@@ -87,13 +87,13 @@ def cli_env(tmp: Path, crash_at: str | None = None) -> dict[str, str]:
 
 def cli(tmp: Path, *args: str, crash_at: str | None = None,
         timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """`python -m postqa.cli ARGS`, hash embedder, tmp/corpus and tmp/vs (cwd=tmp: no postqa.toml)."""
-    return subprocess.run([sys.executable, "-m", "postqa.cli", *args], env=cli_env(tmp, crash_at), cwd=tmp,
+    """`python -m postqa.interfaces.cli ARGS`, hash embedder, tmp/corpus and tmp/vs (cwd=tmp: no postqa.toml)."""
+    return subprocess.run([sys.executable, "-m", "postqa.interfaces.cli", *args], env=cli_env(tmp, crash_at), cwd=tmp,
                           capture_output=True, text=True, timeout=timeout)
 
 
 def cli_popen(tmp: Path, *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "postqa.cli", *args], env=cli_env(tmp), cwd=tmp,
+    return subprocess.Popen([sys.executable, "-m", "postqa.interfaces.cli", *args], env=cli_env(tmp), cwd=tmp,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -219,7 +219,7 @@ def test_kill_9_during_the_first_ingest_of_an_empty_store(tmp_path: Path) -> Non
 _HOLDER = """
 import sys
 from pathlib import Path
-from postqa.indexer import IngestLock
+from postqa.index.indexer import IngestLock
 with IngestLock(Path(sys.argv[1])):
     print("locked", flush=True)
     sys.stdin.read()  # hold the lock until the test closes our stdin

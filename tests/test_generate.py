@@ -15,10 +15,7 @@ from typing import Any
 
 import pytest
 
-from postqa.config import GeneratorSettings, Settings
-from postqa.embedding import HashEmbedder
-from postqa.errors import ConfigError
-from postqa.generate import (
+from postqa.answering.generate import (
     SYSTEM_PROMPT,
     FakeGenerator,
     GroundedGenerator,
@@ -27,7 +24,10 @@ from postqa.generate import (
     create_generator,
     split_reply,
 )
-from postqa.types import Answer, Chunk, Hit
+from postqa.core.config import GeneratorSettings, Settings
+from postqa.core.errors import ConfigError
+from postqa.core.types import Answer, Chunk, Hit
+from postqa.index.embedding import HashEmbedder
 
 # ------------------------------------------------------------------------------------------ fixtures
 
@@ -377,7 +377,7 @@ def test_llama_cpp_without_a_model_path_says_how_to_get_one() -> None:
 
 @pytest.fixture
 def generative_assistant(hash_settings: Settings, server: Any) -> Callable[..., Any]:
-    from postqa.pipeline import build_assistant, ingest
+    from postqa.service.pipeline import build_assistant, ingest
 
     ingest(hash_settings)
 
@@ -408,7 +408,7 @@ def test_assistant_ask_and_stream_with_a_generator(generative_assistant: Callabl
 
 
 def test_assistant_stream_without_a_generator_yields_word_groups(hash_settings: Settings) -> None:
-    from postqa.pipeline import build_assistant, ingest
+    from postqa.service.pipeline import build_assistant, ingest
 
     ingest(hash_settings)
     assistant = build_assistant(hash_settings)

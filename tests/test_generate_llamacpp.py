@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from postqa.config import GeneratorSettings
-from postqa.embedding import HashEmbedder
-from postqa.generate import GroundedGenerator, LlamaCppGenerator, default_gguf
+from postqa.answering.generate import GroundedGenerator, LlamaCppGenerator, default_gguf
+from postqa.core.config import GeneratorSettings
+from postqa.index.embedding import HashEmbedder
 from tests.test_generate import collect, make_answer
 
 pytestmark = pytest.mark.slow
@@ -57,7 +57,7 @@ def test_local_gguf_answers_or_falls_back_never_with_a_bad_citation(model: Llama
 
 
 def test_local_gguf_raw_reply_streams_text(model: LlamaCppGenerator) -> None:
-    from postqa.generate import Passage
+    from postqa.answering.generate import Passage
 
     passages = [Passage(1, "Meeting", None, "Zhang Yongping presided over the meeting in Beijing.")]
     pieces = list(model.stream("Who presided over the meeting?", passages))

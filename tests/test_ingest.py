@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 from conftest import AUTO, XINHUA, make_settings
 
-from postqa.config import Settings
-from postqa.embedding import HashEmbedder, register_embedder
-from postqa.errors import IndexMismatchError, IndexMissingError, IngestLockedError
-from postqa.indexer import IngestLock, keyword_path
-from postqa.keyword import BM25Index
-from postqa.pipeline import build_assistant, index_spec, ingest, open_store
-from postqa.store import ChromaIndex
+from postqa.core.config import Settings
+from postqa.core.errors import IndexMismatchError, IndexMissingError, IngestLockedError
+from postqa.index.embedding import HashEmbedder, register_embedder
+from postqa.index.indexer import IngestLock, keyword_path
+from postqa.index.keyword import BM25Index
+from postqa.index.store import ChromaIndex
+from postqa.service.pipeline import build_assistant, index_spec, ingest, open_store
 
 
 def _index(settings: Settings) -> ChromaIndex:

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from conftest import AUTO, XINHUA, make_settings
 
-from postqa.config import Settings
-from postqa.people import PeopleIndex, people_path
-from postqa.pipeline import build_assistant, ingest
-from postqa.types import SearchFilter
+from postqa.core.config import Settings
+from postqa.core.types import SearchFilter
+from postqa.index.people import PeopleIndex, people_path
+from postqa.service.pipeline import build_assistant, ingest
 
 
 @pytest.fixture
@@ -29,7 +29,7 @@ def test_time_question_is_filtered_and_says_which_dates(hash_assistant) -> None:
     assert "last year (2019)" in rel.note and "relative to 2020-09-11 (newest article)" in rel.note
     before = hash_assistant.ask("What happened before 2020?")
     assert {h.chunk.article_id for h in before.hits} == {AUTO}
-    from postqa.web import answer_markdown
+    from postqa.interfaces.web import answer_markdown
 
     shown = answer_markdown(ans).replace("\\", "")  # the chat shows it (markdown-escaped)
     assert "Dates: May 2019 (2019-05-01 to 2019-05-31)" in shown
@@ -96,7 +96,7 @@ def test_people_index_follows_ingest_and_deletion(hash_settings: Settings) -> No
 
 def test_cli_who(hash_settings: Settings, monkeypatch: pytest.MonkeyPatch,
                  capsys: pytest.CaptureFixture[str]) -> None:
-    from postqa.cli import main
+    from postqa.interfaces.cli import main
 
     ingest(hash_settings)
     for key, value in {"EMBEDDING__PROVIDER": "hash", "EMBEDDING__DIM": "256",

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import AUTO, CORPUS, XINHUA
 
-from postqa.corpus import read_corpus
-from postqa.people import (
+from postqa.core.types import Answer, Article, Chunk, Citation
+from postqa.index.people import (
     PeopleIndex,
     extract_people,
     is_both_question,
@@ -21,7 +21,7 @@ from postqa.people import (
     who_answer,
     with_as_of,
 )
-from postqa.types import Answer, Article, Chunk, Citation
+from postqa.reading.corpus import read_corpus
 
 
 @pytest.mark.parametrize("sentence,expected", [
@@ -163,7 +163,7 @@ def test_names_without_roles_are_not_people() -> None:
 
 
 def test_a_role_without_organisation_does_not_contradict_the_asked_one() -> None:
-    from postqa.people import contradicts_role
+    from postqa.index.people import contradicts_role
 
     art = Article(id="a", title="T", published=None, source="s",
                   text="Zhang Jinliang required units to follow the instructions put forward by Chairman Liu Aili. "

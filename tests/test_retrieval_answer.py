@@ -9,12 +9,12 @@ import sys
 import pytest
 from conftest import AUTO, ROOT, XINHUA
 
-from postqa.answer import NOT_COVERED, is_follow_up, question_kind
-from postqa.assistant import QuestionError
-from postqa.config import Settings
-from postqa.pipeline import build_assistant, ingest
-from postqa.retrieve import diversify, reciprocal_rank_fusion
-from postqa.types import SearchFilter
+from postqa.answering.answer import NOT_COVERED, is_follow_up, question_kind
+from postqa.core.config import Settings
+from postqa.core.types import SearchFilter
+from postqa.index.retrieve import diversify, reciprocal_rank_fusion
+from postqa.service.assistant import QuestionError
+from postqa.service.pipeline import build_assistant, ingest
 
 
 def test_rrf_rewards_agreement() -> None:
@@ -91,7 +91,7 @@ def test_unanswerable_is_refused_with_nearest_passages(real_assistant) -> None: 
 def test_cli_ask_json_contract(real_settings: Settings, real_assistant) -> None:  # type: ignore[no-untyped-def]
     env = {"POSTQA_PATHS__VECTORSTORE": str(real_settings.paths.vectorstore), "HF_HUB_OFFLINE": "1",
            "POSTQA_EMBEDDING__THREADS": "1", "PATH": "/usr/bin:/bin"}
-    cmd = [sys.executable, "-m", "postqa.cli", "ask", "--json", "Who presided over the Xinhua meeting?"]
+    cmd = [sys.executable, "-m", "postqa.interfaces.cli", "ask", "--json", "Who presided over the Xinhua meeting?"]
     out = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=True).stdout
     obj = json.loads(out)
     assert set(obj) >= {"question", "answer", "answerable", "citations"}
@@ -100,12 +100,12 @@ def test_cli_ask_json_contract(real_settings: Settings, real_assistant) -> None:
     assert set(c) >= {"n", "article_id", "title", "date", "source", "passage", "span", "score"}
     assert c["date"] == "2020-09-11" and c["passage"][c["span"][0]:c["span"][1]].startswith("Zhang Yongping")
     # JSON Lines from stdin, models loaded once
-    cmd = [sys.executable, "-m", "postqa.cli", "ask", "-"]
+    cmd = [sys.executable, "-m", "postqa.interfaces.cli", "ask", "-"]
     lines = subprocess.run(cmd, cwd=ROOT, env=env, input="Who presided over the Xinhua meeting?\n\nWhen was it?\n",
                            capture_output=True, text=True, timeout=300, check=True).stdout.strip().split("\n")
     assert len(lines) == 2 and all("answer" in json.loads(x) for x in lines)
     # a second ingest embeds nothing
-    cmd = [sys.executable, "-m", "postqa.cli", "ingest", "--json"]
+    cmd = [sys.executable, "-m", "postqa.interfaces.cli", "ingest", "--json"]
     rep = json.loads(subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
                                     check=True).stdout)
     assert rep["chunks_embedded"] == 0 and rep["unchanged"] == 2

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, XINHUA, make_settings
 
-from postqa.config import Settings
-from postqa.errors import StoreUnavailableError
-from postqa.pipeline import build_assistant, ingest
+from postqa.core.config import Settings
+from postqa.core.errors import StoreUnavailableError
+from postqa.service.pipeline import build_assistant, ingest
 
 pytestmark = pytest.mark.server
 
@@ -137,7 +137,7 @@ def test_server_mode_reader_sees_another_process_ingest(server_settings: Setting
                 "POSTQA_PATHS__CORPUS": str(server_settings.paths.corpus),
                 "POSTQA_PATHS__VECTORSTORE": str(server_settings.paths.vectorstore),
                 "POSTQA_STORE__MODE": "server", "POSTQA_STORE__PORT": str(chroma_server.port)})
-    run = subprocess.run([sys.executable, "-m", "postqa.cli", "ingest"], env=env, cwd=tmp_path,
+    run = subprocess.run([sys.executable, "-m", "postqa.interfaces.cli", "ingest"], env=env, cwd=tmp_path,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     answer = assistant.ask("Who opened parcel lockers in Lhasa?")

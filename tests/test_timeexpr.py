@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
-from postqa.timeexpr import REPORTING_LAG, describe, intent_filter, parse_time_expression
-from postqa.types import SearchFilter
+from postqa.answering.timeexpr import REPORTING_LAG, describe, intent_filter, parse_time_expression
+from postqa.core.types import SearchFilter
 
 REF = date(2020, 9, 11)  # the newest article of the bundled corpus
 D = date

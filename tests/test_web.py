@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from conftest import CORPUS, ROOT, XINHUA, make_settings
 
-from postqa.config import Settings
-from postqa.errors import ConfigError, PostqaError, StoreUnavailableError
-from postqa.types import Answer, Citation, SearchFilter
-from postqa.web import (
+from postqa.core.config import Settings
+from postqa.core.errors import ConfigError, PostqaError, StoreUnavailableError
+from postqa.core.types import Answer, Citation, SearchFilter
+from postqa.interfaces.web import (
     NOT_COVERED_TEXT,
     AssistantHolder,
     ChatService,
@@ -200,8 +200,8 @@ def test_auth_entries_must_be_user_colon_password(tmp_path: Path) -> None:
 
 
 def test_service_answers_follows_up_and_survives_bad_input(hash_settings: Settings) -> None:
-    from postqa.pipeline import build_assistant, ingest
-    from postqa.web import assistant_factory
+    from postqa.interfaces.web import assistant_factory
+    from postqa.service.pipeline import build_assistant, ingest
 
     holder = AssistantHolder(assistant_factory(hash_settings))
     service = ChatService(holder)
@@ -251,7 +251,7 @@ def test_service_turns_store_outages_and_surprises_into_messages() -> None:
 
 
 def test_chroma_server_that_is_not_there_gives_a_message(tmp_path: Path) -> None:
-    from postqa.web import assistant_factory
+    from postqa.interfaces.web import assistant_factory
 
     settings = make_settings(tmp_path, CORPUS, **{"store.mode": "server", "store.port": free_port(),
                                                   "store.timeout": 2.0})
@@ -260,7 +260,7 @@ def test_chroma_server_that_is_not_there_gives_a_message(tmp_path: Path) -> None
 
 
 def test_app_runs_requests_concurrently_and_exposes_only_ask(hash_settings: Settings) -> None:
-    from postqa.web import build_app
+    from postqa.interfaces.web import build_app
 
     demo = build_app(hash_settings.with_overrides(**{"server.concurrency": 6}))
     public = [fn for fn in demo.fns.values() if fn.api_visibility == "public"]
@@ -270,11 +270,11 @@ def test_app_runs_requests_concurrently_and_exposes_only_ask(hash_settings: Sett
 
 
 def test_serve_command_is_registered() -> None:
-    from postqa.cli import build_parser
+    from postqa.interfaces.cli import build_parser
 
     args = build_parser().parse_args(["serve", "--port", "7999", "--host", "127.0.0.1", "--config", "x.toml"])
     assert (args.command, args.port, args.host, args.config) == ("serve", 7999, "127.0.0.1", "x.toml")
-    code = "import sys, postqa.cli; postqa.cli.build_parser(); print('gradio' in sys.modules)"
+    code = "import sys, postqa.interfaces.cli; postqa.interfaces.cli.build_parser(); print('gradio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), check=True)
     assert out.stdout.strip() == "False"
 
@@ -285,7 +285,7 @@ def test_serve_command_is_registered() -> None:
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
     """The app over a hash-embedder index of the bundled corpus, no login."""
-    from postqa.pipeline import ingest
+    from postqa.service.pipeline import ingest
 
     tmp = tmp_path_factory.mktemp("served")
     settings = make_settings(tmp, CORPUS)

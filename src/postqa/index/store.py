@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from postqa.config import StoreSettings
-from postqa.errors import IndexMismatchError, IndexMissingError, StoreUnavailableError
-from postqa.types import Chunk, SearchFilter
+from postqa.core.config import StoreSettings
+from postqa.core.errors import IndexMismatchError, IndexMissingError, StoreUnavailableError
+from postqa.core.types import Chunk, SearchFilter
 
 SCHEMA_VERSION = 1
 _META_PREFIX = "postqa_"

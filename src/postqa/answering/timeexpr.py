@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
-from postqa.types import SearchFilter
+from postqa.core.types import SearchFilter
 
 MONTHS = {name: i for i, name in enumerate(calendar.month_name) if name} | {
     "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10,

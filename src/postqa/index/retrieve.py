@@ -6,10 +6,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-from postqa.config import RetrievalSettings
-from postqa.keyword import BM25Index
-from postqa.store import ChromaIndex
-from postqa.types import Chunk, Hit, SearchFilter
+from postqa.core.config import RetrievalSettings
+from postqa.core.types import Chunk, Hit, SearchFilter
+from postqa.index.keyword import BM25Index
+from postqa.index.store import ChromaIndex
 
 
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, float]:

@@ -11,12 +11,20 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from postqa.answer import NOT_COVERED, ExtractiveAnswerer, is_follow_up
-from postqa.chunking import split_sentences
-from postqa.errors import PostqaError
-from postqa.indexer import load_keyword_index
-from postqa.keyword import BM25Index
-from postqa.people import (
+from postqa.answering.answer import NOT_COVERED, ExtractiveAnswerer, is_follow_up
+from postqa.answering.timeexpr import (
+    describe,
+    intent_filter,
+    is_generic_news_question,
+    parse_time_expression,
+    without_expression,
+)
+from postqa.core.errors import PostqaError
+from postqa.core.types import Answer, Citation, Hit, SearchFilter
+from postqa.index.chunking import split_sentences
+from postqa.index.indexer import load_keyword_index
+from postqa.index.keyword import BM25Index
+from postqa.index.people import (
     PeopleIndex,
     PeopleSource,
     Person,
@@ -30,16 +38,8 @@ from postqa.people import (
     who_answer,
     with_as_of,
 )
-from postqa.retrieve import HybridRetriever
-from postqa.store import ChromaIndex
-from postqa.timeexpr import (
-    describe,
-    intent_filter,
-    is_generic_news_question,
-    parse_time_expression,
-    without_expression,
-)
-from postqa.types import Answer, Citation, Hit, SearchFilter
+from postqa.index.retrieve import HybridRetriever
+from postqa.index.store import ChromaIndex
 
 MAX_QUESTION_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")

@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from postqa.types import Article, Chunk
+from postqa.core.types import Article, Chunk
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

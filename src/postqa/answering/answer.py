@@ -9,10 +9,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from postqa.chunking import split_sentences
-from postqa.config import AnswerSettings
-from postqa.keyword import STOPWORDS, stem, tokenize
-from postqa.types import Answer, Chunk, Citation, Hit
+from postqa.core.config import AnswerSettings
+from postqa.core.types import Answer, Chunk, Citation, Hit
+from postqa.index.chunking import split_sentences
+from postqa.index.keyword import STOPWORDS, stem, tokenize
 
 NOT_COVERED = "The news in the index does not say."
 

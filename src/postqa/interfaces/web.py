@@ -15,10 +15,10 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from postqa.assistant import Assistant
-from postqa.config import Settings, load_settings
-from postqa.errors import ConfigError, PostqaError, StoreUnavailableError
-from postqa.types import Answer, Citation, SearchFilter
+from postqa.core.config import Settings, load_settings
+from postqa.core.errors import ConfigError, PostqaError, StoreUnavailableError
+from postqa.core.types import Answer, Citation, SearchFilter
+from postqa.service.assistant import Assistant
 
 # Shown when the index cannot suggest its own (Assistant.example_questions); clicking one fills the box.
 EXAMPLES = (
@@ -195,8 +195,8 @@ def assistant_factory(settings: Settings) -> Callable[[], Assistant]:
     cache: dict[str, Any] = {}
 
     def build() -> Assistant:
-        from postqa.embedding import create_embedder
-        from postqa.pipeline import build_assistant
+        from postqa.index.embedding import create_embedder
+        from postqa.service.pipeline import build_assistant
 
         if "embedder" not in cache:
             cache["embedder"] = create_embedder(settings.embedding)

@@ -13,8 +13,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from postqa.config import EmbeddingSettings
-from postqa.errors import ConfigError, ModelNotAvailableError
+from postqa.core.config import EmbeddingSettings
+from postqa.core.errors import ConfigError, ModelNotAvailableError
 
 
 @runtime_checkable
@@ -86,7 +86,7 @@ class HashEmbedder:
 
 
 def _repo_root() -> Path:
-    return Path(__file__).resolve().parents[2]
+    return Path(__file__).resolve().parents[3]
 
 
 def _package_model_dir(module: str, sub: str) -> Path | None:

@@ -7,15 +7,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from postqa.answer import ExtractiveAnswerer
-from postqa.assistant import Assistant, KeywordSource
-from postqa.config import Settings
-from postqa.corpus import read_corpus
-from postqa.embedding import Embedder, create_embedder, describe, set_torch_threads
-from postqa.indexer import Indexer, IngestLock, IngestReport, ProgressFn, keyword_path
-from postqa.people import PeopleSource, people_path
-from postqa.retrieve import HybridRetriever
-from postqa.store import ChromaIndex, ChromaStore, IndexSpec
+from postqa.answering.answer import ExtractiveAnswerer
+from postqa.core.config import Settings
+from postqa.index.embedding import Embedder, create_embedder, describe, set_torch_threads
+from postqa.index.indexer import Indexer, IngestLock, IngestReport, ProgressFn, keyword_path
+from postqa.index.people import PeopleSource, people_path
+from postqa.index.retrieve import HybridRetriever
+from postqa.index.store import ChromaIndex, ChromaStore, IndexSpec
+from postqa.reading.corpus import read_corpus
+from postqa.service.assistant import Assistant, KeywordSource
 
 
 def index_spec(settings: Settings, embedder: Embedder) -> IndexSpec:
@@ -76,7 +76,7 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
     info: dict[str, Any] = {"embedding": describe(embedder), "collection": index.name, "store": store.location}
     generator = None
     if settings.generator.provider != "none":
-        from postqa.generate import create_generator
+        from postqa.answering.generate import create_generator
 
         generator = create_generator(settings.generator, embedder)
     people = PeopleSource(index, people_path(settings.paths.vectorstore, index.name))

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
-from postqa.chunking import chunk_article
-from postqa.config import ChunkingSettings
-from postqa.corpus import CorpusReadResult, Problem
-from postqa.embedding import Embedder
-from postqa.errors import IngestLockedError
-from postqa.keyword import BM25Index
-from postqa.people import people_path, refresh_people_index
-from postqa.store import ChromaIndex, StoredArticle, chunk_metadata
-from postqa.types import Article, Chunk
+from postqa.core.config import ChunkingSettings
+from postqa.core.errors import IngestLockedError
+from postqa.core.types import Article, Chunk
+from postqa.index.chunking import chunk_article
+from postqa.index.embedding import Embedder
+from postqa.index.keyword import BM25Index
+from postqa.index.people import people_path, refresh_people_index
+from postqa.index.store import ChromaIndex, StoredArticle, chunk_metadata
+from postqa.reading.corpus import CorpusReadResult, Problem
 
 ProgressFn = Callable[[int, int], None]  # (articles done, articles to index)
 

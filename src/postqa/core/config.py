@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from postqa.errors import ConfigError
+from postqa.core.errors import ConfigError
 
 ENV_PREFIX = "POSTQA_"
 CONFIG_ENV = "POSTQA_CONFIG"
@@ -27,7 +27,7 @@ class PathsSettings(_Section):
 
 
 class EmbeddingSettings(_Section):
-    provider: str = "sentence-transformers"  # a key of postqa.embedding.EMBEDDERS
+    provider: str = "sentence-transformers"  # a key of postqa.index.embedding.EMBEDDERS
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = Field(32, ge=1, le=4096)
     write_batch: int = Field(1024, ge=1, le=100_000)  # chunks embedded and written per step while ingesting

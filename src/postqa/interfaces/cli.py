@@ -9,8 +9,8 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from postqa.config import Settings, load_settings
-from postqa.errors import PostqaError
+from postqa.core.errors import PostqaError
+from postqa.interfaces.common import load_cli_settings, positive_int
 
 EPILOG = """\
 examples:
@@ -26,24 +26,6 @@ examples:
 
 Configuration: postqa.toml (see docs/config.md), POSTQA_SECTION__KEY variables, --config FILE.
 """
-
-
-def positive_int(value: str) -> int:
-    """argparse type: a whole number of at least 1."""
-    try:
-        n = int(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"{n} is not allowed; give a number of at least 1")
-    return n
-
-
-def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
-    overrides = {k: v for k, v in extra.items() if v is not None}
-    if getattr(args, "embedding_model", None):
-        overrides["embedding.model"] = args.embedding_model
-    return load_settings(args.config, overrides=overrides or None)
 
 
 def _progress_bar() -> Any:
@@ -68,9 +50,9 @@ def _progress_bar() -> Any:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from postqa.pipeline import ingest
+    from postqa.service.pipeline import ingest
 
-    settings = _settings(args)
+    settings = load_cli_settings(args)
     close, update = _progress_bar()
     try:
         report = ingest(settings, args.paths or None, rebuild=args.rebuild, progress=update, wait=args.wait,
@@ -106,14 +88,14 @@ def _print_answer(answer: Any, show_text: bool = True) -> None:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from postqa.pipeline import build_assistant
-    from postqa.types import SearchFilter
+    from postqa.core.types import SearchFilter
+    from postqa.service.pipeline import build_assistant
 
-    settings = _settings(args)
+    settings = load_cli_settings(args)
     assistant = build_assistant(settings)
     flt = None
     if args.since or args.until or args.article:
-        from postqa.corpus import parse_date
+        from postqa.reading.corpus import parse_date
 
         flt = SearchFilter(date_from=parse_date(args.since), date_to=parse_date(args.until),
                            article_ids=frozenset(args.article) if args.article else None)
@@ -149,9 +131,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from postqa.pipeline import build_assistant
+    from postqa.service.pipeline import build_assistant
 
-    settings = _settings(args)
+    settings = load_cli_settings(args)
     status = build_assistant(settings).status()
     if args.json:
         print(json.dumps(status, ensure_ascii=False, default=str))
@@ -169,9 +151,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_indexes(args: argparse.Namespace) -> int:
-    from postqa.pipeline import list_indexes
+    from postqa.service.pipeline import list_indexes
 
-    rows = list_indexes(_settings(args))
+    rows = list_indexes(load_cli_settings(args))
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, default=str))
         return 0
@@ -184,9 +166,9 @@ def cmd_indexes(args: argparse.Namespace) -> int:
     return 0
 
 
-# Commands that live with the feature they expose: each module has register_cli(subparsers, common),
-# and imports its heavy dependencies only inside the command it runs.
-COMMAND_MODULES = ("postqa.web", "postqa.evaluation", "postqa.people")
+# Interface modules that add commands: each has register_cli(subparsers, common) and imports its heavy
+# dependencies only inside the command it runs.
+COMMAND_MODULES = ("postqa.interfaces.web", "postqa.interfaces.evaluation", "postqa.interfaces.who")
 
 
 def build_parser() -> argparse.ArgumentParser:

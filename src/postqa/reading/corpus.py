@@ -12,7 +12,7 @@ from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-from postqa.types import Article
+from postqa.core.types import Article
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
 MAX_ARTICLE_CHARS = 2_000_000  # ~400k words: larger single articles are refused, not half-read

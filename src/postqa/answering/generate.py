@@ -18,11 +18,11 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from postqa.chunking import split_sentences
-from postqa.config import GeneratorSettings
-from postqa.errors import ConfigError, ModelNotAvailableError, ProviderError
-from postqa.keyword import tokenize
-from postqa.types import Answer, Chunk, Citation
+from postqa.core.config import GeneratorSettings
+from postqa.core.errors import ConfigError, ModelNotAvailableError, ProviderError
+from postqa.core.types import Answer, Chunk, Citation
+from postqa.index.chunking import split_sentences
+from postqa.index.keyword import tokenize
 
 LLAMA_CPP_HINT = ('pip install -e ".[llama-cpp]"  '
                   '(or: bash scripts/install_gguf.sh, which also installs a small model)')

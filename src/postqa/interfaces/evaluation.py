@@ -21,14 +21,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from postqa.errors import PostqaError
+from postqa.core.errors import PostqaError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from postqa.assistant import Assistant
-    from postqa.config import Settings
-    from postqa.types import Answer, Hit
+    from postqa.core.config import Settings
+    from postqa.core.types import Answer, Hit
+    from postqa.service.assistant import Assistant
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 EVALS_DIR = REPO_ROOT / "evals"
 REPORTS_DIR = EVALS_DIR / "reports"
 CASES_GLOB = "cases*.jsonl"
@@ -335,7 +335,7 @@ def run_cases(
     """Ask every case (follow-ups with their history) and score the answers. Retrieval is scored on its
     own: the retriever's top passages for the question as the assistant phrases the query (a follow-up
     borrows the earlier question), whatever path the answer then takes."""
-    from postqa.assistant import clean_question
+    from postqa.service.assistant import clean_question
 
     depth = max(KS[-1], assistant.retriever.settings.top_k)
     results = []
@@ -434,7 +434,7 @@ def eval_settings(
 
 def prepare_assistant(settings: Settings) -> tuple[Assistant, dict[str, Any]]:
     """Ingest the configured corpus into the configured store and open an assistant over it, warmed up."""
-    from postqa.pipeline import build_assistant, ingest
+    from postqa.service.pipeline import build_assistant, ingest
 
     t0 = time.perf_counter()
     report = ingest(settings)
@@ -871,7 +871,7 @@ def evaluate_external(
 ) -> dict[str, Any]:
     """hit@k, MRR and answer containment on an external QA set, for hybrid, dense-only and BM25-only
     retrieval in the same run (the extractive answerer reads each mode's own top passages)."""
-    from postqa.pipeline import build_assistant, ingest
+    from postqa.service.pipeline import build_assistant, ingest
 
     questions = load_external(dataset, limit)
     store = settings.paths.vectorstore
@@ -1017,7 +1017,7 @@ def _progress(label: str) -> Callable[[int, int], None]:
 
 
 def _base_settings(args: argparse.Namespace) -> Settings:
-    from postqa.config import load_settings
+    from postqa.core.config import load_settings
 
     return load_settings(args.config)
 

@@ -1,0 +1,1 @@
+"""Answering: question analysis, short-answer extraction, news/time awareness and generation."""

@@ -1,0 +1,1 @@
+"""Index: chunking, embedding, the vector store, keyword and people indexes, the incremental indexer, retrieval."""

@@ -1,0 +1,1 @@
+"""Interfaces: the command line, the Gradio web chat and the evaluation runners."""

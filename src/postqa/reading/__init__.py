@@ -1,0 +1,1 @@
+"""Reading: files of every format into Article records, with a parse report."""

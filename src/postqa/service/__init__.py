@@ -1,0 +1,1 @@
+"""Service: the Assistant (question in, Answer out) and the pipeline, the one place that wires components."""
