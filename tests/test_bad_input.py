@@ -19,7 +19,8 @@ from postqa.core.config import load_settings
 from postqa.core.errors import ConfigError, ModelNotAvailableError
 from postqa.core.types import Answer, SearchFilter
 from postqa.index.embedding import HashEmbedder
-from postqa.reading.corpus import CorpusReadResult, read_corpus
+from postqa.reading.corpus import read_corpus
+from postqa.reading.result import CorpusReadResult
 from postqa.service.assistant import Assistant, QuestionError
 from postqa.service.pipeline import build_assistant, index_spec, ingest, open_store
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from conftest import AUTO, CORPUS, XINHUA
 
-from postqa.reading.corpus import decode_bytes, parse_date, parse_scraped_page, read_corpus
+from postqa.reading.corpus import parse_date, parse_scraped_page, read_corpus
+from postqa.reading.files import decode_bytes
 
 
 def test_seed_pages_parse_to_title_date_and_clean_body() -> None:

@@ -21,7 +21,7 @@ from postqa.index.embedding import Embedder
 from postqa.index.keyword import BM25Index
 from postqa.index.people import people_path, refresh_people_index
 from postqa.index.store import ChromaIndex, StoredArticle, chunk_metadata
-from postqa.reading.corpus import CorpusReadResult, Problem
+from postqa.reading.result import CorpusReadResult, Problem
 
 ProgressFn = Callable[[int, int], None]  # (articles done, articles to index)
 

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
 from postqa.core.types import Article
+from postqa.reading.files import MAX_FILE_BYTES, decode_bytes, walk_files
+from postqa.reading.result import CorpusReadResult, Problem
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
 MAX_ARTICLE_CHARS = 2_000_000  # ~400k words: larger single articles are refused, not half-read
-MAX_FILE_BYTES = 512 * 1024 * 1024
 
 # The scraped China Post page: "| China Post |2019-05-21" (spacing varies).
 _SCRAPED_DATE = re.compile(r"^\s*\|\s*China Post\s*\|\s*(\d{4}-\d{2}-\d{2})\s*\|?\s*$", re.IGNORECASE)
@@ -25,62 +24,7 @@ _PHONE_LINE = re.compile(r"^[A-Za-z][A-Za-z &/.'-]{1,60}:\s*[\d\s()+-]{6,}$")
 _FOOTER = re.compile(r"^\s*(Register number|Powered by|Copyright|©)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """A file (or a line of one) that was reported and skipped."""
-
-    path: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"{self.path}: {self.reason}"
-
-
-@dataclass
-class CorpusReadResult:
-    """Articles read from some paths, where each came from, and what was skipped and why."""
-
-    articles: list[Article] = field(default_factory=list)
-    origins: dict[str, str] = field(default_factory=dict)  # article id -> resolved file path
-    problems: list[Problem] = field(default_factory=list)
-    failed_origins: set[str] = field(default_factory=set)  # files (partly) unreadable: keep what they had
-    roots: list[str] = field(default_factory=list)  # resolved paths that were scanned
-
-
 # ---------------------------------------------------------------------------------------------- text
-
-
-def decode_bytes(raw: bytes) -> str:
-    """Decode UTF-8 (with or without BOM) or BOM-marked UTF-16/32; fall back to cp1252 for legacy files.
-
-    Raises ValueError for binary content, so the caller can report the file and skip it.
-    """
-    if raw.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
-        return raw.decode("utf-32")
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    head = raw[:8192]
-    even, odd = head[0::2].count(0), head[1::2].count(0)
-    if len(head) >= 8 and min(even, odd) <= 1 and max(even, odd) >= 0.6 * (len(head) // 2):
-        # UTF-16 without a byte-order mark: mostly-ASCII text puts a NUL in every other byte
-        try:
-            return raw.decode("utf-16-be" if even > odd else "utf-16-le")
-        except UnicodeDecodeError:
-            pass
-    if b"\x00" in raw[:8192]:
-        raise ValueError("binary file (NUL bytes), not text; convert it to UTF-8 text first")
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
-    try:
-        text = raw.decode("cp1252")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    controls = sum(1 for ch in text[:8192] if ord(ch) < 32 and ch not in "\r\n\t\f")
-    if controls > 8:
-        raise ValueError("binary file (control bytes), not text; convert it to UTF-8 text first")
-    return text
 
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
@@ -304,43 +248,6 @@ def _check_article(article: Article) -> str | None:
     return None
 
 
-def _walk(root: Path, problems: list[Problem]) -> Iterator[Path]:
-    """Files below ``root`` in a stable order; symlink loops and unreadable folders are reported."""
-    seen: set[tuple[int, int]] = set()
-
-    def visit(folder: Path) -> Iterator[Path]:
-        try:
-            st = folder.stat()
-        except OSError as err:
-            problems.append(Problem(str(folder), f"cannot read folder: {err.strerror or err}"))
-            return
-        key = (st.st_dev, st.st_ino)
-        if key in seen:
-            problems.append(Problem(str(folder), "symlink loop: folder already visited, skipped"))
-            return
-        seen.add(key)
-        try:
-            entries = sorted(os.scandir(folder), key=lambda e: e.name)
-        except OSError as err:
-            problems.append(Problem(str(folder), f"cannot list folder: {err.strerror or err}"))
-            return
-        for entry in entries:
-            if entry.name.startswith("."):
-                continue
-            path = Path(entry.path)
-            try:
-                is_dir = entry.is_dir(follow_symlinks=True)
-            except OSError as err:
-                problems.append(Problem(str(path), f"cannot read: {err.strerror or err}"))
-                continue
-            if is_dir:
-                yield from visit(path)
-            else:
-                yield path
-
-    yield from visit(root)
-
-
 def iter_jsonl(path: Path, text: str, result: CorpusReadResult) -> Iterator[Article]:
     """One article a line: id (or doc_id), title, date, text (or body), url. Bad lines are reported."""
     seen: set[str] = set()
@@ -451,7 +358,7 @@ def read_corpus(paths: Iterable[str | Path]) -> CorpusReadResult:
             result.problems.append(Problem(str(root), "no such file or folder"))
             continue
         result.roots.append(str(root.resolve()))
-        candidates = [root] if root.is_file() else list(_walk(root, result.problems))
+        candidates = [root] if root.is_file() else list(walk_files(root, result.problems))
         for path in candidates:
             resolved = str(path.resolve())
             if resolved in seen_files:
