@@ -1,14 +1,25 @@
-"""Settings: defaults < postqa.toml < POSTQA_* environment variables < explicit overrides, validated once."""
+"""Settings on pydantic-settings: defaults < postqa.toml < POSTQA_* environment variables < explicit overrides."""
 
 from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+    TomlConfigSettingsSource,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 from postqa.core.errors import ConfigError
 
@@ -80,7 +91,9 @@ class AnswerSettings(_Section):
 
 
 class GeneratorSettings(_Section):
-    provider: Literal["none", "openai-compatible", "llama-cpp", "fake"] = "none"
+    # "none" (extractive answers only) or a key of postqa.answering.generate.GENERATORS, checked when the
+    # generator is built so that register_generator() plug-ins are accepted.
+    provider: str = Field("none", min_length=1)
     base_url: str = "http://127.0.0.1:8080/v1"
     model: str = ""
     api_key_env: str = "OPENAI_API_KEY"
@@ -98,7 +111,12 @@ class ServerSettings(_Section):
     concurrency: int = Field(4, ge=1, le=64)
 
 
-class Settings(_Section):
+class Settings(BaseSettings):
+    """Every section, validated once. ``Settings()`` is the defaults; ``load_settings`` adds file and environment."""
+
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix=ENV_PREFIX, env_nested_delimiter="__",
+                                      case_sensitive=False)
+
     paths: PathsSettings = PathsSettings()
     embedding: EmbeddingSettings = EmbeddingSettings()
     chunking: ChunkingSettings = ChunkingSettings()
@@ -108,12 +126,54 @@ class Settings(_Section):
     generator: GeneratorSettings = GeneratorSettings()
     server: ServerSettings = ServerSettings()
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Highest first: explicit values > POSTQA_* variables > postqa.toml > defaults.
+
+        The environment and the file are the ones ``load_settings`` was given (a context variable), so that
+        ``Settings(...)`` alone stays the defaults plus what it is passed, whatever the process environment.
+        """
+        loading = _LOADING.get()
+        if loading is None:
+            return (init_settings,)
+        environ, path = loading
+        sources: list[PydanticBaseSettingsSource] = [init_settings, _EnvSource(settings_cls, environ)]
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
     def with_overrides(self, **dotted: Any) -> Settings:
         """A copy with ``{"embedding.model": "x"}``-style overrides, validated like the rest."""
         data = self.model_dump()
         for key, value in dotted.items():
             _set_dotted(data, key.split("."), value, key)
         return _validate(data, source="override")
+
+
+class _EnvSource(EnvSettingsSource):
+    """POSTQA_SECTION__KEY variables from a given mapping (``os.environ`` unless a caller passes its own).
+
+    Values stay strings and are parsed by the field's type (``"0"`` -> 0, ``"2022-06-16"`` stays a string
+    for a string field); list fields take JSON, e.g. ``POSTQA_SERVER__AUTH='["alice:secret"]'``.
+    """
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = {k: v for k, v in environ.items() if k.upper() != CONFIG_ENV}
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+_LOADING: ContextVar[tuple[Mapping[str, str], Path | None] | None] = ContextVar("postqa_settings_sources",
+                                                                                default=None)
 
 
 def _set_dotted(data: dict[str, Any], parts: list[str], value: Any, key: str) -> None:
@@ -126,11 +186,26 @@ def _set_dotted(data: dict[str, Any], parts: list[str], value: Any, key: str) ->
     node[parts[-1]] = value
 
 
-def _format_validation(err: ValidationError, source: str) -> str:
+def _nested(dotted: dict[str, Any]) -> dict[str, Any]:
+    data: dict[str, Any] = {name: {} for name in Settings.model_fields}
+    for key, value in dotted.items():
+        _set_dotted(data, key.split("."), value, key)
+    return {name: section for name, section in data.items() if section}
+
+
+def _shown(key: str, value: Any, environ: Mapping[str, str]) -> str:
+    """The value as the user wrote it: a POSTQA_* variable's raw text (and its name), else its repr."""
+    var = ENV_PREFIX + key.upper().replace(".", "__")
+    raw = next((v for k, v in environ.items() if k.upper() == var), None)
+    if isinstance(value, str) and raw == value:
+        return f"{value} (from {var})"
+    return repr(value)
+
+
+def _format_validation(err: ValidationError, source: str, environ: Mapping[str, str] | None = None) -> str:
     lines = [f"invalid configuration ({source}):"]
     for e in err.errors():
         key = ".".join(str(p) for p in e["loc"])
-        value = e.get("input")
         if e["type"] == "extra_forbidden":
             lines.append(f"  - unknown key {key!r}; see docs/config.md for the keys that exist")
             continue
@@ -138,7 +213,7 @@ def _format_validation(err: ValidationError, source: str) -> str:
         ctx = e.get("ctx") or {}
         if "expected" in ctx:
             allowed = f"; allowed: {ctx['expected']}"
-        lines.append(f"  - {key} = {value!r}: {e['msg']}{allowed}")
+        lines.append(f"  - {key} = {_shown(key, e.get('input'), environ or {})}: {e['msg']}{allowed}")
     lines.append("Fix the value in the config file or the POSTQA_* variable that set it.")
     return "\n".join(lines)
 
@@ -150,35 +225,20 @@ def _validate(data: dict[str, Any], source: str) -> Settings:
         raise ConfigError(_format_validation(err, source)) from None
 
 
-def _parse_env_value(raw: str) -> Any:
-    """Env values are TOML literals when they parse as one (numbers, booleans, lists), else strings."""
+def _from_sources(path: Path | None, environ: Mapping[str, str], overrides: dict[str, Any]) -> Settings:
+    source = f"{path}, environment and overrides" if path else "defaults, environment and overrides"
+    token = _LOADING.set((environ, path))
     try:
-        return tomllib.loads(f"v = {raw}")["v"]
-    except tomllib.TOMLDecodeError:
-        return raw
-
-
-def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or name == CONFIG_ENV or "__" not in name:
-            continue
-        parts = name[len(ENV_PREFIX):].lower().split("__")
-        node = out
-        for part in parts[:-1]:
-            node = node.setdefault(part, {})
-        node[parts[-1]] = _parse_env_value(raw)
-    return out
-
-
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
+        return Settings(**_nested(overrides))
+    except ValidationError as err:
+        raise ConfigError(_format_validation(err, source, environ)) from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
+    except SettingsError as err:
+        raise ConfigError(f"a POSTQA_* variable could not be read: {err} ({err.__cause__}); list values are "
+                          f"written as JSON, e.g. POSTQA_SERVER__AUTH='[\"alice:secret\"]'") from None
+    finally:
+        _LOADING.reset(token)
 
 
 def find_config_file(explicit: str | Path | None = None, environ: dict[str, str] | None = None) -> Path | None:
@@ -203,23 +263,14 @@ def load_settings(
     environ: dict[str, str] | None = None,
     overrides: dict[str, Any] | None = None,
 ) -> Settings:
-    """Read the config file, apply POSTQA_* variables, then explicit overrides; validate once.
+    """Explicit overrides > POSTQA_* variables > the config file > defaults (pydantic-settings sources); validated once.
 
     Relative paths in ``[paths]`` are resolved against the config file's folder, so that the CLI
     works from any working directory.
     """
     env = dict(os.environ if environ is None else environ)
     path = find_config_file(config_file, env)
-    data: dict[str, Any] = {}
-    if path is not None:
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {err}") from None
-    data = _merge(data, _env_overrides(env))
-    settings = _validate(data, source=str(path) if path else "defaults and environment")
-    if overrides:
-        settings = settings.with_overrides(**overrides)
+    settings = _from_sources(path, env, dict(overrides or {}))
     base = path.parent.resolve() if path is not None else Path.cwd()
     paths = settings.paths
     resolved = {
