@@ -7,6 +7,19 @@ from datetime import date
 
 
 @dataclass(frozen=True)
+class ParseReport:
+    """How the reader made an article of a file: the layout, where title and date came from, what it removed,
+    and what it is unsure of (``warnings``: shown by ``postqa articles`` and ``postqa ingest --verbose``)."""
+
+    layout: str = ""  # e.g. "text-lines", "text-one-line", "html", "markdown", "jsonl"
+    title_source: str = ""  # e.g. "repeated line", "line before the date", "file name"
+    date_source: str = ""  # e.g. "date line", "glued to the title", "html metadata", "" (none found)
+    boilerplate_chars: int = 0  # characters of the page removed as navigation, menus, footers
+    page_chars: int = 0  # characters of the page as read
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Article:
     """One cleaned news article."""
 
@@ -15,6 +28,22 @@ class Article:
     published: date | None
     source: str  # a file path or a URL
     text: str  # the clean body, without the title line
+    url: str = ""  # the page's address when the file says it
+    report: ParseReport | None = None  # how it was read (None: built in code, not read from a file)
+
+
+HEADER_TITLE_CHARS = 150  # of the title repeated in every chunk's embedded header
+
+
+def cap_title(title: str, limit: int) -> str:
+    """``title`` cut at a word boundary to at most ``limit`` characters (an ellipsis marks the cut)."""
+    if len(title) <= limit:
+        return title
+    cut = title[: limit - 1]
+    space = cut.rfind(" ")
+    if space > limit // 2:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:-") + "…"
 
 
 @dataclass(frozen=True)
@@ -33,8 +62,9 @@ class Chunk:
 
     @property
     def context_text(self) -> str:
-        """What gets embedded and keyword-indexed: the article title and date travel with each chunk."""
-        head = self.title
+        """What gets embedded and keyword-indexed: the article title (capped at HEADER_TITLE_CHARS, so a
+        chunk keeps most of its room for body text) and the date travel with each chunk."""
+        head = cap_title(self.title, HEADER_TITLE_CHARS)
         if self.published:
             head = f"{head} ({self.published.isoformat()})"
         return f"{head}\n{self.text}" if head else self.text

@@ -1,241 +1,108 @@
-"""Read article files (scraped China Post pages, .txt, .md, .html, .jsonl) into clean Articles."""
+"""Read a corpus (text pages, .md, .html, .jsonl) into Articles with parse reports, one file at a time.
+
+Text pages are read in two passes: the first learns what each folder's pages repeat (boilerplate), the
+second reads every file with that profile. A file that fails in any way becomes that file's Problem.
+"""
 
 from __future__ import annotations
 
-import hashlib
-import json
+import os
 import re
-from collections.abc import Iterable, Iterator
-from datetime import date, datetime
-from html.parser import HTMLParser
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 from postqa.core.types import Article
+from postqa.reading.boilerplate import SiteProfile
+from postqa.reading.dates import parse_date
 from postqa.reading.files import MAX_FILE_BYTES, decode_bytes, walk_files
+from postqa.reading.html import read_html
+from postqa.reading.jsonl import iter_jsonl
+from postqa.reading.markdown import read_markdown
+from postqa.reading.report import build_report
 from postqa.reading.result import CorpusReadResult, Problem
+from postqa.reading.scraped import PageRead, is_one_line, read_text_page
+from postqa.reading.text import clean_text, finish_title
+
+__all__ = ["SUPPORTED_SUFFIXES", "clean_text", "parse_date", "parse_scraped_page", "read_corpus", "read_file"]
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".jsonl")
+TEXT_SUFFIXES = (".txt",)
 MAX_ARTICLE_CHARS = 2_000_000  # ~400k words: larger single articles are refused, not half-read
-
-# The scraped China Post page: "| China Post |2019-05-21" (spacing varies).
-_SCRAPED_DATE = re.compile(r"^\s*\|\s*China Post\s*\|\s*(\d{4}-\d{2}-\d{2})\s*\|?\s*$", re.IGNORECASE)
-_NAV_LINE = re.compile(r"^\s*[•·▪●◦\-*]\s+\S")
-_PHONE_LINE = re.compile(r"^[A-Za-z][A-Za-z &/.'-]{1,60}:\s*[\d\s()+-]{6,}$")
-_FOOTER = re.compile(r"^\s*(Register number|Powered by|Copyright|©)", re.IGNORECASE)
+_CACHE_CHARS = 64_000_000  # decoded text pages kept between the two passes (beyond this they are re-read)
 
 
-# ---------------------------------------------------------------------------------------------- text
+@dataclass
+class _Site:
+    """What the reader learned about one folder of pages: its profile and its files' shared name suffix."""
 
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
-
-
-def clean_text(text: str) -> str:
-    """Normalise newlines and whitespace, drop control characters, keep paragraph breaks."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
-    text = _CONTROL.sub("", text)
-    lines = [re.sub(r"[ \t]+", " ", line).strip() for line in text.split("\n")]
-    out = "\n".join(lines)
-    return re.sub(r"\n{3,}", "\n\n", out).strip()
-
-
-_DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%d-%b-%Y", "%d %B %Y", "%B %d, %Y", "%b %d, %Y", "%Y%m%d")
-
-
-def parse_date(value: object) -> date | None:
-    """A publication date from the usual spellings; None when there is none to be had."""
-    if value is None:
-        return None
-    if isinstance(value, date):
-        return value
-    text = str(value).strip()
-    if not text:
-        return None
-    iso = re.match(r"^(\d{4})-(\d{2})-(\d{2})", text)
-    if iso:
-        try:
-            return date(int(iso[1]), int(iso[2]), int(iso[3]))
-        except ValueError:
-            return None
-    head = text.split(" ")[0] if re.match(r"^\d{1,2}-[A-Za-z]{3}-\d{4}", text) else text
-    for fmt in _DATE_FORMATS:
-        try:
-            return datetime.strptime(head.title() if "%b" in fmt else head, fmt).date()
-        except ValueError:
-            continue
-    return None
-
-
-# ------------------------------------------------------------------------------------------ formats
+    profile: SiteProfile
+    name_suffix: str = ""
 
 
 def parse_scraped_page(text: str) -> tuple[str, date | None, str] | None:
-    """Title, date and body of a scraped China Post page, or None if the text is not one."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    date_idx = next((i for i, line in enumerate(lines) if _SCRAPED_DATE.match(line)), None)
-    if date_idx is None:
+    """Title, date and body of a scraped text page read on its own, or None if no headline and date head
+    is found (the text is not such a page)."""
+    page = read_text_page(text)
+    if page.published is None or not page.title:
         return None
-    published = parse_date(_SCRAPED_DATE.match(lines[date_idx])[1])  # type: ignore[index]
-    before = [line.strip() for line in lines[:date_idx] if line.strip()]
-    # The title is the line the page repeats just above the date line; else the last plain line there.
-    title = ""
-    for a, b in zip(before[::-1][1:], before[::-1], strict=False):
-        if a == b:
-            title = a
-            break
-    if not title:
-        plain = [ln for ln in before if not _NAV_LINE.match(ln) and not _PHONE_LINE.match(ln)]
-        title = plain[-1] if plain else ""
-    body_lines: list[str] = []
-    for line in lines[date_idx + 1:]:
-        if _FOOTER.match(line):
-            break
-        body_lines.append(line)
-    return title, published, clean_text("\n".join(body_lines))
+    return page.title, page.published, page.body
 
 
-def parse_plain_text(text: str) -> tuple[str, date | None, str]:
-    """A .txt article: a scraped page if it looks like one, else first line = title, the rest = body.
-
-    Optional header lines right after the title (``Date: 2020-01-02``) set the date.
-    """
-    scraped = parse_scraped_page(text)
-    if scraped is not None:
-        return scraped
-    lines = clean_text(text).split("\n")
-    title = lines[0].lstrip("# ").strip() if lines else ""
-    rest = lines[1:]
-    if not "".join(rest).strip():
-        return title, None, title  # a one-line article: the line is both its title and its text
-    published = None
-    while rest and (not rest[0].strip() or re.match(r"^(date|published)\s*:", rest[0], re.I)):
-        m = re.match(r"^(?:date|published)\s*:\s*(.+)$", rest[0], re.I)
-        if m:
-            published = parse_date(m[1])
-        rest = rest[1:]
-    return title, published, clean_text("\n".join(rest))
+# ------------------------------------------------------------------------------------------ one file
 
 
-_MD_FRONT = re.compile(r"^---\n(.*?)\n---\n", re.S)
+def _load_text(path: Path, result: CorpusReadResult, display: str) -> str | None:
+    """The file's text, or None with a Problem recorded (unreadable, empty, binary, too big)."""
+    origin = str(path.resolve())
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ValueError(f"file is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
+        if size == 0:
+            raise ValueError("empty file")
+        text = decode_bytes(path.read_bytes())
+    except OSError as err:
+        result.problems.append(Problem(str(path), f"cannot read: {err.strerror or err}"))
+        result.failed_origins.add(origin)
+        return None
+    except (ValueError, UnicodeDecodeError) as err:
+        result.problems.append(Problem(str(path), str(err)))
+        result.failed_origins.add(origin)
+        return None
+    if path.suffix.lower() != ".jsonl" and len(text) > 2 * MAX_ARTICLE_CHARS:
+        # refuse early: cleaning 50 MB of text only to refuse it afterwards takes seconds
+        result.problems.append(Problem(display, f"article text is {len(text):,} characters, over the limit of "
+                                                f"{MAX_ARTICLE_CHARS:,}; split it into several articles"))
+        result.failed_origins.add(origin)
+        return None
+    return text
 
 
-def parse_markdown(text: str) -> tuple[str, date | None, str]:
-    """A Markdown article: front matter (title, date) or the first heading as title; markup removed."""
-    text = text.replace("\r\n", "\n").lstrip("\ufeff")
-    title, published = "", None
-    front = _MD_FRONT.match(text)
-    if front:
-        for line in front[1].split("\n"):
-            key, _, value = line.partition(":")
-            value = value.strip().strip("'\"")
-            if key.strip().lower() == "title":
-                title = value
-            elif key.strip().lower() in ("date", "published"):
-                published = parse_date(value)
-        text = text[front.end():]
-    body: list[str] = []
-    in_code = False
-    for line in text.split("\n"):
-        if line.strip().startswith("```"):
-            in_code = not in_code
-            continue
-        heading = re.match(r"^#{1,6}\s+(.*)$", line)
-        if heading and not in_code:
-            if not title:
-                title = heading[1].strip()
-                continue
-            line = heading[1]
-        if not in_code:
-            line = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", line)  # images
-            line = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line)  # links
-            line = re.sub(r"(\*\*|__|\*|_|`)(\S.*?\S|\S)\1", r"\2", line)  # emphasis, code
-            line = re.sub(r"^\s*>\s?", "", line)
-            line = re.sub(r"^\s*[-*+]\s+", "", line)
-            line = re.sub(r"<[^>]+>", "", line)
-        body.append(line)
-    return title, published, clean_text("\n".join(body))
+def _title_from_name(path: Path, site: _Site | None) -> str:
+    """The file name as a title: without its suffix, without the ending the site's files share."""
+    stem = path.name.rsplit(".", 1)[0]
+    if site and site.name_suffix and stem.endswith(site.name_suffix) and len(stem) > len(site.name_suffix):
+        stem = stem[: -len(site.name_suffix)]
+    if " " not in stem:
+        stem = re.sub(r"[_-]+", " ", stem)
+    return stem.strip(" -_|")
 
 
-class _HTMLText(HTMLParser):
-    """Text of an HTML page without scripts, styles, navigation, headers, footers and forms."""
-
-    SKIP = {"script", "style", "nav", "header", "footer", "aside", "form", "noscript", "template",
-            "svg", "iframe", "button", "select", "head"}
-    BLOCK = {"p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6", "section", "article",
-             "blockquote", "pre", "table", "ul", "ol", "dd", "dt"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.skip_depth = 0
-        self.title = ""
-        self.h1 = ""
-        self.date_meta = ""
-        self._in_title = False
-        self._in_h1 = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k.lower(): (v or "") for k, v in attrs}
-        if tag == "meta":
-            name = (a.get("name") or a.get("property") or "").lower()
-            if name in ("date", "pubdate", "article:published_time", "dc.date", "publish-date"):
-                self.date_meta = self.date_meta or a.get("content", "")
-        if tag == "time" and a.get("datetime") and not self.date_meta:
-            self.date_meta = a["datetime"]
-        if tag in self.SKIP and tag != "head":
-            self.skip_depth += 1
-            return
-        if tag == "title":
-            self._in_title = True
-        if tag == "h1":
-            self._in_h1 = True
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP and tag != "head":
-            self.skip_depth = max(0, self.skip_depth - 1)
-            return
-        if tag == "title":
-            self._in_title = False
-        if tag == "h1":
-            self._in_h1 = False
-            self.parts.append("\n")
-        if tag in self.BLOCK:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-            return
-        if self.skip_depth:
-            return
-        if self._in_h1:
-            self.h1 += data
-        self.parts.append(data)
-
-
-def parse_html(text: str) -> tuple[str, date | None, str]:
-    """An HTML article: <h1> (else <title>) as title, a date from <meta>/<time>, the visible text."""
-    parser = _HTMLText()
-    parser.feed(text)
-    parser.close()
-    title = clean_text(parser.h1 or parser.title).replace("\n", " ")
-    body = clean_text("".join(parser.parts))
-    # A scraped page saved as HTML keeps its date line and footer: reuse the scraped-page parser.
-    scraped = parse_scraped_page(body)
-    if scraped is not None:
-        return (title or scraped[0]), scraped[1], scraped[2]
-    if title and body.startswith(title):
-        body = body[len(title):].strip()
-    return title, parse_date(parser.date_meta), body
-
-
-# ----------------------------------------------------------------------------------------- the reader
-
-
-def _stable_id(*parts: str) -> str:
-    return hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:16]
+def _read_page(path: Path, text: str, site: _Site | None) -> PageRead:
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        page = read_html(text)
+    elif suffix in (".md", ".markdown"):
+        page = read_markdown(text)
+    else:
+        page = read_text_page(text, site.profile if site else None)
+    page.title = finish_title(page.title, page.body)
+    if not page.title:
+        named = finish_title(_title_from_name(path, site), page.body)
+        page.title, page.title_source = named, "file name" if named else ""
+    return page
 
 
 def _check_article(article: Article) -> str | None:
@@ -248,46 +115,8 @@ def _check_article(article: Article) -> str | None:
     return None
 
 
-def iter_jsonl(path: Path, text: str, result: CorpusReadResult) -> Iterator[Article]:
-    """One article a line: id (or doc_id), title, date, text (or body), url. Bad lines are reported."""
-    seen: set[str] = set()
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{lineno}"
-        try:
-            obj = json.loads(line)
-        except json.JSONDecodeError as err:
-            result.problems.append(Problem(where, f"malformed JSON line ({err.msg}), skipped"))
-            result.failed_origins.add(str(path))
-            continue
-        if not isinstance(obj, dict):
-            result.problems.append(Problem(where, "JSON line is not an object, skipped"))
-            result.failed_origins.add(str(path))
-            continue
-        body = obj.get("text") or obj.get("body") or obj.get("content") or ""
-        title = str(obj.get("title") or "").strip()
-        if not isinstance(body, str):
-            result.problems.append(Problem(where, "'text'/'body' is not a string, skipped"))
-            result.failed_origins.add(str(path))
-            continue
-        url = str(obj.get("url") or "")
-        raw_id = obj.get("id") or obj.get("doc_id") or _stable_id(url or title, body[:2000])
-        article_id = str(raw_id).strip()
-        if article_id in seen:
-            result.problems.append(Problem(where, f"duplicate id {article_id!r} in this file; the first one is kept"))
-            continue
-        seen.add(article_id)
-        yield Article(
-            id=article_id,
-            title=clean_text(title).replace("\n", " "),
-            published=parse_date(obj.get("date") or obj.get("published")),
-            source=url or where,
-            text=clean_text(body),
-        )
-
-
-def read_file(path: Path, article_id: str, result: CorpusReadResult, display: str | None = None) -> list[Article]:
+def read_file(path: Path, article_id: str, result: CorpusReadResult, display: str | None = None,
+              site: _Site | None = None, text: str | None = None) -> list[Article]:
     """Articles in one file; on failure a Problem is recorded and nothing is returned."""
     display = display or str(path)
     suffix = path.suffix.lower()
@@ -296,26 +125,8 @@ def read_file(path: Path, article_id: str, result: CorpusReadResult, display: st
         result.problems.append(Problem(str(path), f"unsupported file type {suffix or '(none)'!r}; "
                                                   f"supported: {', '.join(SUPPORTED_SUFFIXES)}"))
         return []
-    try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ValueError(f"file is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
-        if size == 0:
-            raise ValueError("empty file")
-        text = decode_bytes(path.read_bytes())
-    except OSError as err:
-        result.problems.append(Problem(str(path), f"cannot read: {err.strerror or err}"))
-        result.failed_origins.add(origin)
-        return []
-    except (ValueError, UnicodeDecodeError) as err:
-        result.problems.append(Problem(str(path), str(err)))
-        result.failed_origins.add(origin)
-        return []
-    if suffix != ".jsonl" and len(text) > 2 * MAX_ARTICLE_CHARS:
-        # refuse early: cleaning 50 MB of text only to refuse it afterwards takes seconds
-        result.problems.append(Problem(display, f"article text is {len(text):,} characters, over the limit of "
-                                                f"{MAX_ARTICLE_CHARS:,}; split it into several articles"))
-        result.failed_origins.add(origin)
+    text = text if text is not None else _load_text(path, result, display)
+    if text is None:
         return []
     if suffix == ".jsonl":
         articles = list(iter_jsonl(path, text, result))
@@ -323,13 +134,9 @@ def read_file(path: Path, article_id: str, result: CorpusReadResult, display: st
             result.failed_origins.discard(str(path))
             result.failed_origins.add(origin)
     else:
-        if suffix in (".html", ".htm"):
-            title, published, body = parse_html(text)
-        elif suffix in (".md", ".markdown"):
-            title, published, body = parse_markdown(text)
-        else:
-            title, published, body = parse_plain_text(text)
-        articles = [Article(id=article_id, title=title, published=published, source=display, text=body)]
+        page = _read_page(path, text, site)
+        articles = [Article(id=article_id, title=page.title, published=page.published, source=display,
+                            text=page.body, url=page.url, report=build_report(page, len(text)))]
     good = []
     for article in articles:
         reason = _check_article(article)
@@ -342,15 +149,12 @@ def read_file(path: Path, article_id: str, result: CorpusReadResult, display: st
     return good
 
 
-def read_corpus(paths: Iterable[str | Path]) -> CorpusReadResult:
-    """Read every supported file under the given files and folders.
+# ------------------------------------------------------------------------------------------ the corpus
 
-    A file's article id is its path relative to the folder it was found in, without the suffix
-    (``corpus/000_7c54.txt`` -> ``000_7c54``); JSONL lines carry their own ids. Files that cannot be
-    read are reported in ``problems`` and skipped; ids seen twice keep the first article.
-    """
-    result = CorpusReadResult()
-    files: list[tuple[Path, str, str]] = []  # (path, relative name, source shown to users)
+
+def _discover(paths: Iterable[str | Path], result: CorpusReadResult) -> list[tuple[Path, str, str]]:
+    """(path, name relative to its scanned folder, source shown to users) of every file, once each."""
+    files: list[tuple[Path, str, str]] = []
     seen_files: set[str] = set()
     for raw in paths:
         root = Path(raw)
@@ -368,6 +172,59 @@ def read_corpus(paths: Iterable[str | Path]) -> CorpusReadResult:
             # shown as "corpus/000_x.txt": relative to the scanned folder's parent, the same from any cwd
             display = rel if path == root else f"{root.resolve().name}/{rel}"
             files.append((path, rel, display))
+    return files
+
+
+def _shared_name_suffix(stems: list[str]) -> str:
+    """The ending all these file names share (" - Example News"), cut back to a separator; "" if none."""
+    if len(stems) < 2:
+        return ""
+    common = os.path.commonprefix([s[::-1] for s in stems])[::-1]
+    cut = next((i for i, ch in enumerate(common) if ch in " -_|–—"), -1)
+    common = common[cut:] if cut >= 0 else ""
+    return common if len(common.strip(" -_|–—")) >= 3 and all(len(s) > len(common) for s in stems) else ""
+
+
+def _learn_sites(files: list[tuple[Path, str, str]], result: CorpusReadResult) -> tuple[dict[str, _Site],
+                                                                                         dict[Path, str]]:
+    """First pass: each folder's profile of repeated lines and word runs over its text pages (and the
+    decoded texts, kept for the second pass while they fit)."""
+    sites: dict[str, _Site] = {}
+    stems: dict[str, list[str]] = {}
+    cache: dict[Path, str] = {}
+    kept = 0
+    for path, _, display in files:
+        folder = str(path.parent.resolve())
+        stems.setdefault(folder, []).append(path.name.rsplit(".", 1)[0])
+        if path.suffix.lower() not in TEXT_SUFFIXES:
+            continue
+        try:
+            text = _load_text(path, CorpusReadResult(), display)  # problems are reported in the second pass
+            if text is None:
+                continue
+            text = clean_text(text)
+            sites.setdefault(folder, _Site(SiteProfile())).profile.learn(text, is_one_line(text))
+        except Exception:  # noqa: BLE001 - the second pass reports this file's problem
+            continue
+        if kept + len(text) <= _CACHE_CHARS:
+            cache[path] = text
+            kept += len(text)
+    for folder, names in stems.items():
+        sites.setdefault(folder, _Site(SiteProfile())).name_suffix = _shared_name_suffix(names)
+    return sites, cache
+
+
+def read_corpus(paths: Iterable[str | Path]) -> CorpusReadResult:
+    """Read every supported file under the given files and folders.
+
+    A file's article id is its path relative to the folder it was found in, without the suffix
+    (``corpus/000_7c54.txt`` -> ``000_7c54``); JSONL lines carry their own ids. Files that cannot be
+    read are reported in ``problems`` and skipped (whatever went wrong, the other files are still read);
+    ids seen twice keep the first article.
+    """
+    result = CorpusReadResult()
+    files = _discover(paths, result)
+    sites, cache = _learn_sites(files, result)
     stems: dict[str, int] = {}
     for _, rel, _ in files:
         stem = rel.rsplit(".", 1)[0]
@@ -375,7 +232,15 @@ def read_corpus(paths: Iterable[str | Path]) -> CorpusReadResult:
     for path, rel, display in files:
         stem = rel.rsplit(".", 1)[0]
         article_id = stem if stems[stem] == 1 else rel
-        for article in read_file(path, article_id, result, display):
+        site = sites.get(str(path.parent.resolve()))
+        try:
+            articles = read_file(path, article_id, result, display, site, cache.pop(path, None))
+        except Exception as err:  # noqa: BLE001 - one bad file must not stop the corpus
+            result.problems.append(Problem(display, f"could not be read ({type(err).__name__}: {err}); "
+                                                    "skipped, the other files were read"))
+            result.failed_origins.add(str(path.resolve()))
+            continue
+        for article in articles:
             if article.id in result.origins:
                 result.problems.append(Problem(article.source, f"duplicate article id {article.id!r} "
                                                                f"(also in {result.origins[article.id]}); skipped"))
@@ -383,3 +248,4 @@ def read_corpus(paths: Iterable[str | Path]) -> CorpusReadResult:
             result.origins[article.id] = str(path.resolve())
             result.articles.append(article)
     return result
+
