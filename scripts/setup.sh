@@ -24,3 +24,8 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! "$VPY" -c "import 
   echo "$want" > "$stamp"
 fi
 echo "setup: .venv ready ($("$VPY" -c 'import torch; print("torch", torch.__version__)'))"
+# The ONNX export of the configured model (models/onnx/, checked against sentence-transformers on a probe
+# set): `postqa ask` and `serve` then start without importing torch. Skipped in a second when it exists.
+if ! HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 "$VPY" -m postqa.index.onnx_export; then
+  echo "setup: no ONNX export (see the message above); postqa serves with sentence-transformers instead"
+fi

@@ -36,7 +36,7 @@ def test_sentence_transformer_contract() -> None:
 
 
 def test_unknown_provider_lists_choices() -> None:
-    with pytest.raises(ConfigError, match="hash, sentence-transformers"):
+    with pytest.raises(ConfigError, match="auto, hash, onnx, sentence-transformers"):
         create_embedder(EmbeddingSettings.model_construct(provider="nope"))  # type: ignore[arg-type]
 
 

@@ -38,7 +38,9 @@ class PathsSettings(_Section):
 
 
 class EmbeddingSettings(_Section):
-    provider: str = "sentence-transformers"  # a key of postqa.index.embedding.EMBEDDERS
+    # a key of postqa.index.embedding.EMBEDDERS; "auto": the model's ONNX export when one exists (no torch at
+    # start-up, same vectors and index), else sentence-transformers
+    provider: str = "auto"
     model: str = "all-MiniLM-L6-v2"
     batch_size: int = Field(32, ge=1, le=4096)
     write_batch: int = Field(1024, ge=1, le=100_000)  # chunks embedded and written per step while ingesting
@@ -47,6 +49,7 @@ class EmbeddingSettings(_Section):
     offline: bool = True  # sets HF_HUB_OFFLINE=1 unless the user turns it off
     threads: int = Field(0, ge=0, le=256)  # torch threads; 0 = all cores while ingesting, 1 while serving
     dim: int = Field(384, ge=8, le=8192)  # only for provider = "hash"
+    quantize: Literal["none", "int8"] = "none"  # "int8": a dynamically quantized ONNX export, its own index
 
 
 class ChunkingSettings(_Section):

@@ -217,25 +217,31 @@ class ChromaIndex:
     """One collection: chunks with their vectors and metadata, written and read through llama-index."""
 
     def __init__(self, store: ChromaStore, collection: Any, spec: IndexSpec) -> None:
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.store = store
         self.collection = collection
         self.spec = spec
         self.name = collection.name
-        self.vector_store = ChromaVectorStore(chroma_collection=collection)
+        self._vector_store: Any = None
+
+    @property
+    def vector_store(self) -> Any:
+        """llama-index's view of the collection, made on first write: questions read Chroma directly, so
+        answering never imports llama-index (about a second of start-up)."""
+        if self._vector_store is None:
+            from llama_index.vector_stores.chroma import ChromaVectorStore
+
+            self._vector_store = ChromaVectorStore(chroma_collection=self.collection)
+        return self._vector_store
 
     def reopen(self) -> None:
         """Re-read the collection through a fresh client (see ChromaStore.reopen)."""
-        from llama_index.vector_stores.chroma import ChromaVectorStore
-
         self.store.reopen()
         try:
             collection = self.store.client.get_collection(name=self.name, embedding_function=None)
         except Exception as err:  # noqa: BLE001
             raise self.store.unavailable(err) from None
         self.collection = collection
-        self.vector_store = ChromaVectorStore(chroma_collection=collection)
+        self._vector_store = None
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -357,21 +363,19 @@ class ChromaIndex:
     # ------------------------------------------------------------------------------------ reads
 
     def query(self, vector: np.ndarray, k: int, flt: SearchFilter | None = None) -> list[tuple[Chunk, float]]:
-        """The k nearest chunks (within the filter) with their cosine similarity."""
-        import math
+        """The k nearest chunks (within the filter) with their cosine similarity.
 
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
-        # Chroma returns fewer than k when the collection is smaller (or empty): no count() round trip
-        q = VectorStoreQuery(query_embedding=[float(x) for x in vector], similarity_top_k=k)
+        Straight to Chroma (the records are the ones llama-index's ChromaVectorStore wrote and reads: the
+        document is the chunk text, postqa's fields are flat metadata keys); fewer than k come back when the
+        collection is smaller, so no count() round trip."""
         where = _where(flt) if flt else None
         kwargs = {"where": where} if where else {}
-        res = self._call(self.vector_store.query, q, **kwargs)
-        out = []
-        for node, sim in zip(res.nodes or [], res.similarities or [], strict=False):
-            cos = 1.0 + math.log(sim) if sim and sim > 0 else -1.0  # llama-index reports exp(-distance)
-            out.append((chunk_from_record(node.node_id, node.get_content(), dict(node.metadata)), cos))
-        return out
+        res = self._call(self.collection.query, query_embeddings=[np.asarray(vector, dtype=np.float32)],
+                         n_results=k, include=["documents", "metadatas", "distances"], **kwargs)
+        ids, docs = (res.get("ids") or [[]])[0], (res.get("documents") or [[]])[0]
+        metas, dists = (res.get("metadatas") or [[]])[0], (res.get("distances") or [[]])[0]
+        return [(chunk_from_record(cid, doc or "", dict(meta or {})), 1.0 - float(dist))  # cosine distance
+                for cid, doc, meta, dist in zip(ids, docs, metas, dists, strict=False)]
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         if not ids:

@@ -9,7 +9,7 @@ from typing import Any
 
 from postqa.answering.answer import ExtractiveAnswerer
 from postqa.core.config import Settings
-from postqa.index.embedding import Embedder, create_embedder, describe, set_torch_threads
+from postqa.index.embedding import Embedder, create_embedder, describe, set_threads
 from postqa.index.indexer import Indexer, IngestLock, IngestReport, ProgressFn, keyword_path
 from postqa.index.people import PeopleSource, people_path
 from postqa.index.retrieve import HybridRetriever
@@ -35,8 +35,7 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
     """Sync the given files/folders (default: the configured corpus) into the index for the configured
     embedding model. Holds the store's ingest lock for the whole run."""
     embedder = embedder or create_embedder(settings.embedding)
-    if settings.embedding.provider != "hash":
-        set_torch_threads(settings.embedding.threads)  # 0: all cores while ingesting
+    set_threads(embedder, settings.embedding.threads)  # 0: all cores while ingesting
     store = open_store(settings)
     spec = index_spec(settings, embedder)
     with IngestLock(settings.paths.vectorstore, wait=wait):
@@ -59,8 +58,7 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
     IndexMismatchError when the stored index was built differently.
     """
     embedder = embedder or create_embedder(settings.embedding)
-    if settings.embedding.provider != "hash":
-        set_torch_threads(settings.embedding.threads or 1)  # serving: one thread per request
+    set_threads(embedder, settings.embedding.threads or 1)  # serving: one thread per request
     store = open_store(settings)
     index = store.open_index(index_spec(settings, embedder), create=False)
     keyword = KeywordSource(index, keyword_path(settings.paths.vectorstore, index.name))
