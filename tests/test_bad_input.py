@@ -287,7 +287,7 @@ def test_bad_config_values_name_the_key_value_and_choices(tmp_path: Path) -> Non
         load_settings(unknown, environ={})
     with pytest.raises(ConfigError, match="does not exist; pass an existing file to --config"):
         load_settings(tmp_path / "nope.toml", environ={})
-    with pytest.raises(ConfigError, match="embedding.provider = 'magic' is unknown; choose one of: hash"):
+    with pytest.raises(ConfigError, match="embedding.provider = 'magic' is unknown; choose one of: auto, hash"):
         ingest(base.with_overrides(**{"embedding.provider": "magic"}))
 
 
