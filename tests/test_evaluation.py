@@ -222,6 +222,13 @@ def test_load_cases_validates(tmp_path: Path) -> None:
     )
     with pytest.raises(EvalError, match="no answers"):
         load_cases([f])
+    # general-knowledge questions outside the news are refusals too: no answers, no gold article needed
+    f.write_text('{"id": "g", "kind": "general", "question": "Who wrote Hamlet?", "answers": []}\n', encoding="utf-8")
+    (g,) = load_cases([f])
+    assert g.kind == "general" and not g.answerable
+    f.write_text('{"id": "g", "kind": "general", "question": "Who?", "answers": ["X"]}\n', encoding="utf-8")
+    with pytest.raises(EvalError, match="general case must have no answers"):
+        load_cases([f])
     f.write_text(
         '{"id": "a", "kind": "who", "question": "Who?", "answers": ["X"], "gold_articles": ["g"]}\n' * 2,
         encoding="utf-8",

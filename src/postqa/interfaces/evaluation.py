@@ -35,6 +35,8 @@ CASES_GLOB = "cases*.jsonl"
 CALIBRATION_FILE = EVALS_DIR / "calibration.jsonl"
 KS = (1, 3, 5)
 UNANSWERABLE = "unanswerable"
+# kinds whose cases must be refused: not in the news, or general knowledge the news never touches
+REFUSAL_KINDS = frozenset({UNANSWERABLE, "general"})
 
 # The quality bar of `pytest evals` on corpus/ with the default model: the figures measured on main when
 # the suite was written (2026-11-22, commit 6c4941f: accuracy 35/55, refusal 7/12 and 7/16), less a margin
@@ -76,7 +78,7 @@ class Case:
 
     @property
     def answerable(self) -> bool:
-        return self.kind != UNANSWERABLE and bool(self.answers)
+        return self.kind not in REFUSAL_KINDS and bool(self.answers)
 
 
 def _as_tuple(value: object, where: str, key: str) -> tuple[str, ...]:
@@ -124,9 +126,9 @@ def load_cases(paths: Iterable[str | Path] | None = None) -> list[Case]:
             if case.id in seen:
                 raise EvalError(f"{where}: duplicate case id {case.id!r} (first in {seen[case.id]})")
             seen[case.id] = where
-            if case.kind == UNANSWERABLE and case.answers:
-                raise EvalError(f"{where}: an unanswerable case must have no answers, got {case.answers!r}")
-            if case.kind != UNANSWERABLE and not (case.answers and case.gold_articles):
+            if case.kind in REFUSAL_KINDS and case.answers:
+                raise EvalError(f"{where}: an {case.kind} case must have no answers, got {case.answers!r}")
+            if case.kind not in REFUSAL_KINDS and not (case.answers and case.gold_articles):
                 raise EvalError(f"{where}: an answerable case needs answers and gold_articles")
             cases.append(case)
     return cases
