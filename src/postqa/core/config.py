@@ -114,6 +114,12 @@ class ServerSettings(_Section):
     concurrency: int = Field(4, ge=1, le=64)
 
 
+class IngestSettings(_Section):
+    # A run that would remove more than this share of the index stops and asks for --prune-all / --yes.
+    max_prune_fraction: float = Field(0.2, ge=0.0, le=1.0)
+    follow_symlinks: bool = False  # read files that symlinks lead to outside the corpus folder
+
+
 class Settings(BaseSettings):
     """Every section, validated once. ``Settings()`` is the defaults; ``load_settings`` adds file and environment."""
 
@@ -128,6 +134,7 @@ class Settings(BaseSettings):
     answer: AnswerSettings = AnswerSettings()
     generator: GeneratorSettings = GeneratorSettings()
     server: ServerSettings = ServerSettings()
+    ingest: IngestSettings = IngestSettings()
 
     @classmethod
     def settings_customise_sources(

@@ -35,3 +35,11 @@ class IngestLockedError(PostqaError):
 
 class ProviderError(PostqaError):
     """A generator provider failed (timeout, HTTP error, bad reply)."""
+
+
+class PruneRefusedError(PostqaError):
+    """An ingest would remove more of the index than [ingest] max_prune_fraction allows."""
+
+
+class InputError(PostqaError):
+    """A value given by a user (a flag, a line of input, an API field) is not of the expected type or form."""

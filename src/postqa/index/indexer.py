@@ -6,7 +6,7 @@ import hashlib
 import os
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from postqa.core.config import ChunkingSettings
-from postqa.core.errors import IngestLockedError
+from postqa.core.errors import IngestLockedError, PruneRefusedError
 from postqa.core.types import Article, Chunk
 from postqa.index.chunking import chunk_article
 from postqa.index.embedding import Embedder
@@ -35,6 +35,8 @@ class IngestReport:
     removed: list[str] = field(default_factory=list)
     unchanged: int = 0
     skipped: list[Problem] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # not seen, but not known to be gone: kept
     chunks_embedded: int = 0
     chunks_reused: int = 0
     articles_total: int = 0
@@ -47,6 +49,7 @@ class IngestReport:
         return {
             "added": len(self.added), "updated": len(self.updated), "removed": len(self.removed),
             "unchanged": self.unchanged, "skipped": [{"path": p.path, "reason": p.reason} for p in self.skipped],
+            "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings], "kept": len(self.kept),
             "chunks_embedded": self.chunks_embedded, "chunks_reused": self.chunks_reused,
             "articles_total": self.articles_total, "chunks_total": self.chunks_total,
             "keyword_rebuilt": self.keyword_rebuilt, "seconds": round(self.seconds, 3),
@@ -64,9 +67,10 @@ def _crash_point(name: str) -> None:
 
 
 def article_hash(article: Article) -> str:
+    """A content hash of everything stored about an article; any text (even lone surrogates) hashes."""
     raw = "\x1f".join([article.id, article.title, article.published.isoformat() if article.published else "",
                        article.source, article.text])
-    return hashlib.sha1(raw.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 def keyword_path(store_dir: Path, collection: str) -> Path:
@@ -103,8 +107,38 @@ class IngestLock:
         self._lock.release()
 
 
-def _under(origin: str, roots: Sequence[str]) -> bool:
+def _under(origin: str, roots: Iterable[str]) -> bool:
     return any(origin == r or origin.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def _known_gone(origin: str, read: CorpusReadResult) -> bool:
+    """True only when the file an article came from is known to be gone: it lies under a scanned folder, no
+    folder or file on its way failed to read, the scan did not find it, and the file system says it does not
+    exist. Anything less certain (an unreadable folder, a stale mount, a dangling symlink) keeps the article."""
+    if not origin or not _under(origin, read.roots) or _under(origin, read.failed_origins):
+        return False
+    if origin in read.scanned:
+        return origin not in read.failed_origins and origin in set(read.origins.values())
+    try:
+        os.lstat(origin)
+    except FileNotFoundError:
+        return True
+    except (OSError, ValueError):
+        return False
+    return False
+
+
+def check_prune(to_remove: Sequence[str], stored: int, max_fraction: float | None) -> None:
+    """Refuse (before anything is changed) a run that would remove more than ``max_fraction`` of the index;
+    removing a single article never needs confirmation."""
+    if max_fraction is None or len(to_remove) <= max(1, max_fraction * stored):
+        return
+    share = len(to_remove) / max(stored, 1)
+    names = ", ".join(to_remove[:5]) + (", ..." if len(to_remove) > 5 else "")
+    raise PruneRefusedError(
+        f"this ingest would remove {len(to_remove)} of {stored} indexed articles ({share:.0%}: {names}), more "
+        f"than [ingest] max_prune_fraction = {max_fraction:g}; nothing was changed. If their files were deleted "
+        "on purpose, run again with --prune-all (or --yes); to keep them, pass --no-prune.")
 
 
 def load_keyword_index(index: ChromaIndex, path: Path, expected: str | None = None) -> BM25Index:
@@ -144,9 +178,11 @@ class Indexer:
         return chunk_article(article, self.max_tokens, self.embedder.count_tokens, self.overlap)
 
     def sync(self, read: CorpusReadResult, progress: ProgressFn | None = None,
-             prune: bool = True) -> IngestReport:
+             prune: bool = True, max_prune_fraction: float | None = None) -> IngestReport:
+        """Add, replace and remove articles so the index matches ``read``. Only articles whose files are known
+        to be gone are removed; more than ``max_prune_fraction`` of the index raises PruneRefusedError first."""
         t0 = time.perf_counter()
-        report = IngestReport(skipped=list(read.problems), collection=self.index.name)
+        report = IngestReport(skipped=list(read.problems), warnings=list(read.warnings), collection=self.index.name)
         stored = self.index.stored_articles()
         todo: list[tuple[Article, str, StoredArticle | None]] = []
         for article in read.articles:
@@ -157,12 +193,14 @@ class Indexer:
             else:
                 todo.append((article, h, st))
         seen = {a.id for a in read.articles}
-        to_remove = [aid for aid, st in stored.items()
-                     if prune and aid not in seen and _under(st.origin, read.roots)
-                     and st.origin not in read.failed_origins]
+        unseen = [aid for aid, st in stored.items() if prune and aid not in seen and _under(st.origin, read.roots)]
+        to_remove = [aid for aid in unseen if _known_gone(stored[aid].origin, read)]
+        report.kept = [aid for aid in unseen if aid not in set(to_remove)]
+        check_prune(to_remove, len(stored), max_prune_fraction)
         state = self.index.state()
         if todo or to_remove:
-            self.index.set_state({**state, "dirty": True})
+            self.index.set_state({**state, "dirty": True,
+                                  "started": datetime.now(UTC).isoformat(timespec="seconds")})
         for aid in to_remove:
             self.index.delete_article(aid)
             report.removed.append(aid)

@@ -56,7 +56,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     close, update = _progress_bar()
     try:
         report = ingest(settings, args.paths or None, rebuild=args.rebuild, progress=update, wait=args.wait,
-                        prune=not args.no_prune)
+                        prune=not args.no_prune, prune_all=args.prune_all)
     finally:
         if close:
             close()
@@ -70,6 +70,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
               f"{report.seconds:.1f} s")
     for problem in report.skipped:
         print(f"skipped {problem.path}: {problem.reason}", file=sys.stderr)
+    for problem in report.warnings:
+        print(f"warning {problem.path}: {problem.reason}", file=sys.stderr)
+    if report.kept:
+        print(f"kept {len(report.kept)} indexed article(s) whose files could not be checked (see above)",
+              file=sys.stderr)
     return 0
 
 
@@ -190,6 +195,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rebuild", action="store_true", help="drop this model's index and build it again")
     p.add_argument("--no-prune", action="store_true",
                    help="keep indexed articles whose files are gone from the given folders")
+    p.add_argument("--prune-all", "--yes", dest="prune_all", action="store_true",
+                   help="remove the articles of deleted files even when they are more than "
+                        "[ingest] max_prune_fraction of the index")
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait this long for another ingest to finish (default: stop at once)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")

@@ -16,7 +16,15 @@ from pathlib import Path
 from postqa.core.types import Article
 from postqa.reading.boilerplate import SiteProfile
 from postqa.reading.dates import parse_date
-from postqa.reading.files import MAX_FILE_BYTES, decode_bytes, walk_files
+from postqa.reading.files import (
+    MAX_FILE_BYTES,
+    decode_file,
+    file_origin,
+    safe_str,
+    special_kind,
+    special_problem,
+    walk_files,
+)
 from postqa.reading.html import read_html
 from postqa.reading.jsonl import iter_jsonl
 from postqa.reading.markdown import read_markdown
@@ -54,23 +62,30 @@ def parse_scraped_page(text: str) -> tuple[str, date | None, str] | None:
 
 
 def _load_text(path: Path, result: CorpusReadResult, display: str) -> str | None:
-    """The file's text, or None with a Problem recorded (unreadable, empty, binary, too big)."""
-    origin = str(path.resolve())
+    """The file's text, or None with a Problem recorded (unreadable, empty, binary, too big, not a regular
+    file); bytes replaced or an encoding guessed are recorded as a warning."""
+    origin = safe_str(path.resolve())
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise ValueError(f"file is {size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
-        if size == 0:
+        st = path.stat()
+        kind = special_kind(st.st_mode)
+        if kind is not None:  # never open a FIFO or a device: reading one blocks or never ends
+            raise ValueError(f"{kind}, not a regular file; skipped")
+        if st.st_size > MAX_FILE_BYTES:
+            raise ValueError(f"file is {st.st_size / 2**20:.0f} MiB, over the {MAX_FILE_BYTES // 2**20} MiB limit")
+        if st.st_size == 0:
             raise ValueError("empty file")
-        text = decode_bytes(path.read_bytes())
+        decoded = decode_file(path.read_bytes())
     except OSError as err:
-        result.problems.append(Problem(str(path), f"cannot read: {err.strerror or err}"))
-        result.failed_origins.add(origin)
+        result.problems.append(Problem(safe_str(path), f"cannot read: {err.strerror or err}"))
+        result.failed_origins.update({origin, file_origin(path)})
         return None
     except (ValueError, UnicodeDecodeError) as err:
-        result.problems.append(Problem(str(path), str(err)))
-        result.failed_origins.add(origin)
+        result.problems.append(Problem(safe_str(path), str(err)))
+        result.failed_origins.update({origin, file_origin(path)})
         return None
+    text = decoded.text
+    if decoded.warning:
+        result.warnings.append(Problem(display, decoded.warning))
     if path.suffix.lower() != ".jsonl" and len(text) > 2 * MAX_ARTICLE_CHARS:
         # refuse early: cleaning 50 MB of text only to refuse it afterwards takes seconds
         result.problems.append(Problem(display, f"article text is {len(text):,} characters, over the limit of "
@@ -82,7 +97,7 @@ def _load_text(path: Path, result: CorpusReadResult, display: str) -> str | None
 
 def _title_from_name(path: Path, site: _Site | None) -> str:
     """The file name as a title: without its suffix, without the ending the site's files share."""
-    stem = path.name.rsplit(".", 1)[0]
+    stem = safe_str(path.name).rsplit(".", 1)[0]
     if site and site.name_suffix and stem.endswith(site.name_suffix) and len(stem) > len(site.name_suffix):
         stem = stem[: -len(site.name_suffix)]
     if " " not in stem:
@@ -118,20 +133,21 @@ def _check_article(article: Article) -> str | None:
 def read_file(path: Path, article_id: str, result: CorpusReadResult, display: str | None = None,
               site: _Site | None = None, text: str | None = None) -> list[Article]:
     """Articles in one file; on failure a Problem is recorded and nothing is returned."""
-    display = display or str(path)
+    display = display or safe_str(path)
     suffix = path.suffix.lower()
-    origin = str(path.resolve())
+    origin = safe_str(path.resolve())
     if suffix not in SUPPORTED_SUFFIXES:
-        result.problems.append(Problem(str(path), f"unsupported file type {suffix or '(none)'!r}; "
-                                                  f"supported: {', '.join(SUPPORTED_SUFFIXES)}"))
+        shown = safe_str(suffix) or "(none)"
+        result.problems.append(Problem(safe_str(path), f"unsupported file type {shown!r}; "
+                                                       f"supported: {', '.join(SUPPORTED_SUFFIXES)}"))
         return []
     text = text if text is not None else _load_text(path, result, display)
     if text is None:
         return []
     if suffix == ".jsonl":
         articles = list(iter_jsonl(path, text, result))
-        if str(path) in result.failed_origins:
-            result.failed_origins.discard(str(path))
+        if safe_str(path) in result.failed_origins:
+            result.failed_origins.discard(safe_str(path))
             result.failed_origins.add(origin)
     else:
         page = _read_page(path, text, site)
@@ -141,7 +157,7 @@ def read_file(path: Path, article_id: str, result: CorpusReadResult, display: st
     for article in articles:
         reason = _check_article(article)
         if reason:
-            where = article.source if suffix == ".jsonl" else str(path)
+            where = article.source if suffix == ".jsonl" else safe_str(path)
             result.problems.append(Problem(where, reason))
             result.failed_origins.add(origin)
             continue
@@ -152,25 +168,41 @@ def read_file(path: Path, article_id: str, result: CorpusReadResult, display: st
 # ------------------------------------------------------------------------------------------ the corpus
 
 
-def _discover(paths: Iterable[str | Path], result: CorpusReadResult) -> list[tuple[Path, str, str]]:
-    """(path, name relative to its scanned folder, source shown to users) of every file, once each."""
+def _candidates(root: Path, result: CorpusReadResult, follow_symlinks: bool) -> list[Path]:
+    """The files to read for one given path (a file or a folder); what cannot be read is reported."""
+    if not root.exists():
+        if root.is_symlink():
+            result.problems.append(Problem(safe_str(root), "cannot read: No such file or directory (dangling "
+                                                           "symlink)"))
+        else:
+            result.problems.append(Problem(safe_str(root), "no such file or folder"))
+        return []
+    result.roots.append(safe_str(root.resolve()))
+    if root.is_dir():
+        return list(walk_files(root, result.problems, follow_symlinks, result.failed_origins))
+    kind = special_kind(root.stat().st_mode)
+    if kind is not None:
+        result.problems.append(special_problem(root, kind))
+        return []
+    return [root]
+
+
+def _discover(paths: Iterable[str | Path], result: CorpusReadResult,
+              follow_symlinks: bool = False) -> list[tuple[Path, str, str]]:
+    """(path, name relative to its scanned folder, source shown to users) of every file, once each. Names
+    that are not UTF-8 are kept as ``\\xNN`` escapes (safe_str); every file found is recorded in
+    ``result.scanned``."""
     files: list[tuple[Path, str, str]] = []
-    seen_files: set[str] = set()
     for raw in paths:
         root = Path(raw)
-        if not root.exists():
-            result.problems.append(Problem(str(root), "no such file or folder"))
-            continue
-        result.roots.append(str(root.resolve()))
-        candidates = [root] if root.is_file() else list(walk_files(root, result.problems))
-        for path in candidates:
-            resolved = str(path.resolve())
-            if resolved in seen_files:
+        for path in _candidates(root, result, follow_symlinks):
+            resolved = safe_str(path.resolve())
+            if resolved in result.scanned:
                 continue
-            seen_files.add(resolved)
-            rel = path.name if path == root else path.relative_to(root).as_posix()
+            result.scanned.update({resolved, file_origin(path)})
+            rel = safe_str(path.name if path == root else path.relative_to(root).as_posix())
             # shown as "corpus/000_x.txt": relative to the scanned folder's parent, the same from any cwd
-            display = rel if path == root else f"{root.resolve().name}/{rel}"
+            display = rel if path == root else f"{safe_str(root.resolve().name)}/{rel}"
             files.append((path, rel, display))
     return files
 
@@ -199,7 +231,8 @@ def _learn_sites(files: list[tuple[Path, str, str]], result: CorpusReadResult) -
         if path.suffix.lower() not in TEXT_SUFFIXES:
             continue
         try:
-            text = _load_text(path, CorpusReadResult(), display)  # problems are reported in the second pass
+            scratch = CorpusReadResult()
+            text = _load_text(path, scratch, display)  # problems are reported in the second pass
             if text is None:
                 continue
             text = clean_text(text)
@@ -209,21 +242,23 @@ def _learn_sites(files: list[tuple[Path, str, str]], result: CorpusReadResult) -
         if kept + len(text) <= _CACHE_CHARS:
             cache[path] = text
             kept += len(text)
+            result.warnings.extend(scratch.warnings)  # not read again: its warnings are reported from here
     for folder, names in stems.items():
         sites.setdefault(folder, _Site(SiteProfile())).name_suffix = _shared_name_suffix(names)
     return sites, cache
 
 
-def read_corpus(paths: Iterable[str | Path]) -> CorpusReadResult:
+def read_corpus(paths: Iterable[str | Path], follow_symlinks: bool = False) -> CorpusReadResult:
     """Read every supported file under the given files and folders.
 
     A file's article id is its path relative to the folder it was found in, without the suffix
     (``corpus/000_7c54.txt`` -> ``000_7c54``); JSONL lines carry their own ids. Files that cannot be
     read are reported in ``problems`` and skipped (whatever went wrong, the other files are still read);
-    ids seen twice keep the first article.
+    ids seen twice keep the first article. Symlinks leading outside a folder are skipped unless
+    ``follow_symlinks``.
     """
     result = CorpusReadResult()
-    files = _discover(paths, result)
+    files = _discover(paths, result, follow_symlinks)
     sites, cache = _learn_sites(files, result)
     stems: dict[str, int] = {}
     for _, rel, _ in files:
@@ -238,14 +273,14 @@ def read_corpus(paths: Iterable[str | Path]) -> CorpusReadResult:
         except Exception as err:  # noqa: BLE001 - one bad file must not stop the corpus
             result.problems.append(Problem(display, f"could not be read ({type(err).__name__}: {err}); "
                                                     "skipped, the other files were read"))
-            result.failed_origins.add(str(path.resolve()))
+            result.failed_origins.update({safe_str(path.resolve()), file_origin(path)})
             continue
         for article in articles:
             if article.id in result.origins:
                 result.problems.append(Problem(article.source, f"duplicate article id {article.id!r} "
                                                                f"(also in {result.origins[article.id]}); skipped"))
                 continue
-            result.origins[article.id] = str(path.resolve())
+            result.origins[article.id] = safe_str(path.resolve())
             result.articles.append(article)
     return result
 

@@ -27,3 +27,5 @@ class CorpusReadResult:
     problems: list[Problem] = field(default_factory=list)
     failed_origins: set[str] = field(default_factory=set)  # files (partly) unreadable: keep what they had
     roots: list[str] = field(default_factory=list)  # resolved paths that were scanned
+    scanned: set[str] = field(default_factory=set)  # every file found (read or not), resolved: known present
+    warnings: list[Problem] = field(default_factory=list)  # read, but with something to say (bytes replaced)

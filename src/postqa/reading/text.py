@@ -8,7 +8,7 @@ from postqa.core.types import cap_title
 
 MAX_TITLE_CHARS = 300
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\ufeff\ud800-\udfff]")  # + lone surrogates
 _SPACES = re.compile(r"[ \t\u3000]+")
 _SENTENCE_END = re.compile(r"[.!?。！？][\"'”’)\]]*$")
 _WORD = re.compile(r"\w+")

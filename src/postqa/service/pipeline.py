@@ -15,6 +15,7 @@ from postqa.index.people import PeopleSource, people_path
 from postqa.index.retrieve import HybridRetriever
 from postqa.index.store import ChromaIndex, ChromaStore, IndexSpec
 from postqa.reading.corpus import read_corpus
+from postqa.reading.files import check_corpus_paths
 from postqa.service.assistant import Assistant, KeywordSource
 
 
@@ -31,9 +32,14 @@ def open_store(settings: Settings) -> ChromaStore:
 
 def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuild: bool = False,
            progress: ProgressFn | None = None, wait: float = 0.0, embedder: Embedder | None = None,
-           prune: bool = True) -> IngestReport:
+           prune: bool = True, prune_all: bool = False) -> IngestReport:
     """Sync the given files/folders (default: the configured corpus) into the index for the configured
-    embedding model. Holds the store's ingest lock for the whole run."""
+    embedding model. Holds the store's ingest lock for the whole run.
+
+    A missing or empty corpus path is a CorpusError (never a wipe); removing more than
+    [ingest] max_prune_fraction of the index needs ``prune_all``."""
+    roots = [Path(p) for p in (paths or [settings.paths.corpus])]
+    check_corpus_paths(roots)
     embedder = embedder or create_embedder(settings.embedding)
     set_threads(embedder, settings.embedding.threads)  # 0: all cores while ingesting
     store = open_store(settings)
@@ -45,10 +51,11 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
                 store.client.delete_collection(name)
             _remove_side_indexes(settings.paths.vectorstore, name)
         index = store.open_index(spec, create=True)
-        read = read_corpus(paths or [settings.paths.corpus])
+        read = read_corpus(roots, follow_symlinks=settings.ingest.follow_symlinks)
+        limit = None if prune_all or rebuild else settings.ingest.max_prune_fraction
         return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking,
                        embed_batch_chunks=settings.embedding.write_batch).sync(
-            read, progress=progress, prune=prune)
+            read, progress=progress, prune=prune, max_prune_fraction=limit)
 
 
 def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Assistant:
