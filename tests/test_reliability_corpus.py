@@ -430,17 +430,17 @@ def test_symlink_to_itself_is_reported(tmp_path: Path) -> None:
 def test_a_parser_crash_is_that_files_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import postqa.reading.corpus as corpus_mod
 
-    original = corpus_mod.parse_plain_text
+    original = corpus_mod.read_text_page
 
-    def boom(text: str) -> object:
+    def boom(text: str, *args: object) -> object:
         if "bomb" in text:
             raise RecursionError("maximum recursion depth exceeded")
-        return original(text)
+        return original(text, *args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(corpus_mod, "parse_plain_text", boom)
+    monkeypatch.setattr(corpus_mod, "read_text_page", boom)
     (tmp_path / "bomb.txt").write_text("bomb\n\nbomb body", encoding="utf-8")
     (tmp_path / "good.txt").write_text(article(1), encoding="utf-8")
     result = read_corpus([tmp_path])
     assert [a.id for a in result.articles] == ["good"]
-    assert result.problems[0].reason.startswith("cannot parse: RecursionError")
+    assert "RecursionError" in result.problems[0].reason and "Traceback" not in result.problems[0].reason
     assert str((tmp_path / "bomb.txt").resolve()) in result.failed_origins
