@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from scipy import sparse
+
+from postqa.core.atomic import atomic_write
 
 STOPWORDS = frozenset("""
 a about above after again against all am an and any are as at be because been before being below between
@@ -117,22 +117,12 @@ class BM25Index:
     # ----------------------------------------------------------------------------------- persistence
 
     def save(self, path: Path) -> None:
-        """Write to a temporary file in the same folder, then rename: readers see the old or the new."""
-        path.parent.mkdir(parents=True, exist_ok=True)
+        """Written atomically (temp file, fsync, rename): readers see the old index or the new one."""
         header = json.dumps({"ids": self.ids, "vocab": self.vocab, "fingerprint": self.fingerprint,
                              "k1": self.k1, "b": self.b, "format": 1})
-        fd, tmp = tempfile.mkstemp(prefix=".bm25-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, header=np.frombuffer(header.encode("utf-8"), dtype=np.uint8),
-                         data=self.scores.data, indices=self.scores.indices, indptr=self.scores.indptr,
-                         shape=np.array(self.scores.shape, dtype=np.int64))
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(path, lambda fh: np.savez(
+            fh, header=np.frombuffer(header.encode("utf-8"), dtype=np.uint8), data=self.scores.data,
+            indices=self.scores.indices, indptr=self.scores.indptr, shape=np.array(self.scores.shape, dtype=np.int64)))
 
     @classmethod
     def load(cls, path: Path) -> BM25Index | None:

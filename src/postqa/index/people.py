@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import tempfile
-import threading
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
+from postqa.core.atomic import atomic_write_text
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit
 from postqa.index.chunking import split_sentences
+from postqa.index.refresh import FollowFingerprint
 
 FORMAT_VERSION = 1
 
@@ -322,17 +320,9 @@ class PeopleIndex:
         return PeopleIndex(mentions, fp)
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         data = {"version": FORMAT_VERSION, "fingerprint": self.fingerprint,
                 "mentions": [m.to_json() for m in self.mentions]}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f, ensure_ascii=False)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write_text(path, json.dumps(data, ensure_ascii=False))
 
     @staticmethod
     def load(path: Path) -> PeopleIndex | None:
@@ -461,20 +451,13 @@ class PeopleSource:
     def __init__(self, index: _Stateful, path: Path, ttl: float = 2.0) -> None:
         self.index = index
         self.path = path
-        self.ttl = ttl
-        self._people: PeopleIndex | None = None
-        self._checked = 0.0
-        self._lock = threading.Lock()
+        self._follow = FollowFingerprint(lambda: str(index.state().get("fingerprint") or ""),
+                                         lambda fp: load_people_index(index, path, fp), ttl=ttl)
 
     def __call__(self) -> PeopleIndex:
-        with self._lock:
-            if self._people is not None and time.monotonic() - self._checked < self.ttl:
-                return self._people
-            fp = str(self.index.state().get("fingerprint") or "")
-            if self._people is None or self._people.fingerprint != fp or not fp:
-                self._people = load_people_index(self.index, self.path, fp)
-            self._checked = time.monotonic()
-            return self._people
+        people = self._follow()
+        assert people is not None  # load_people_index always returns an index (empty when nothing is indexed)
+        return people
 
 
 # ------------------------------------------------------------------------------------------ answers

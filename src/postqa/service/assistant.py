@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import re
-import threading
-import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ from postqa.index.people import (
     who_answer,
     with_as_of,
 )
+from postqa.index.refresh import FollowFingerprint
 from postqa.index.retrieve import HybridRetriever
 from postqa.index.store import ChromaIndex
 
@@ -77,33 +76,19 @@ def clean_history(history: Sequence[str]) -> list[str]:
     return out
 
 
-@dataclass
 class KeywordSource:
     """Keeps the BM25 index in step with the collection: reloads when an ingest changed the fingerprint."""
 
-    index: ChromaIndex
-    path: Path
-    ttl: float = 2.0
-
-    def __post_init__(self) -> None:
-        self._bm25: BM25Index | None = None
-        self._checked = 0.0
-        self._lock = threading.Lock()
+    def __init__(self, index: ChromaIndex, path: Path, ttl: float = 2.0) -> None:
+        self.index = index
+        self.path = path
+        # another process ingested: reopen to see its vectors, not our cached ones, then reload
+        self._follow = FollowFingerprint(lambda: str(index.state().get("fingerprint") or ""),
+                                         lambda fp: load_keyword_index(index, path, expected=fp or None),
+                                         ttl=ttl, on_change=index.reopen)
 
     def __call__(self) -> BM25Index | None:
-        now = time.monotonic()
-        if self._bm25 is not None and now - self._checked < self.ttl:
-            return self._bm25
-        with self._lock:
-            if self._bm25 is not None and time.monotonic() - self._checked < self.ttl:
-                return self._bm25
-            fp = self.index.state().get("fingerprint")
-            if self._bm25 is None or (fp and self._bm25.fingerprint != fp):
-                if self._bm25 is not None:
-                    self.index.reopen()  # another process ingested: see its vectors, not our cached ones
-                self._bm25 = load_keyword_index(self.index, self.path, expected=fp or None)
-            self._checked = time.monotonic()
-            return self._bm25
+        return self._follow()
 
 
 class Assistant:
