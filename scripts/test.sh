@@ -10,5 +10,6 @@ fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 GRADIO_ANALYTICS_ENABLED=False HF_HUB_DISABLE_TELEMETRY=1
 .venv/bin/ruff check src tests evals benchmarks app.py
 .venv/bin/mypy src
+.venv/bin/lint-imports  # import rules in pyproject.toml [tool.importlinter]: layers, gradio, interfaces on top
 .venv/bin/python -m pytest tests "$@"
 .venv/bin/python -m pytest evals
