@@ -570,6 +570,32 @@ def _key_span(reply: str, passage: str, prefer: str = "") -> tuple[int, int] | N
 # ------------------------------------------------------------------------------------------ grounded
 
 
+class _Assembly:
+    """One reply being checked: the kept sentences, their citation numbering, and how many were sent on."""
+
+    def __init__(self, checker: Checker) -> None:
+        self.checker = checker
+        self.report = CheckReport()
+        self.order: dict[int, int] = {}  # given passage n -> displayed number
+        self.rendered: list[str] = []
+        self.shown = 0  # sentences already sent to the caller
+        self.reply = ""
+
+    def accept(self, sentence: str) -> None:
+        kept = self.checker.check(sentence, self.report)
+        if kept is not None:
+            for n in kept.cites:
+                self.order.setdefault(n, len(self.order) + 1)
+            self.rendered.append(_render(kept.text, [self.order[n] for n in kept.cites]))
+
+    def flush(self) -> Iterator[tuple[str, None]]:
+        # nothing reaches the caller before the model has made at least one valid citation itself
+        if self.report.model_cited:
+            while self.shown < len(self.rendered):
+                yield (" " if self.shown else "") + self.rendered[self.shown], None
+                self.shown += 1
+
+
 class GroundedGenerator:
     """Wraps a Generator: prompts it with the retrieved passages only, checks every [n] in the reply and
     returns an Answer whose citations all hold, or the extractive answer with a note saying why."""
@@ -634,67 +660,51 @@ class GroundedGenerator:
             yield from answer_pieces(answer)
             return
         sources = self.sources(answer)
-        checker = Checker(sources, self.embed, self.lexical_min, self.cosine_min)
-        report = CheckReport()
-        order: dict[int, int] = {}  # given passage n -> displayed number
-        rendered: list[str] = []
-        shown = 0  # sentences already sent to the caller
-        error: ProviderError | None = None
-        reply = ""
+        run = _Assembly(Checker(sources, self.embed, self.lexical_min, self.cosine_min))
         passages = [s.passage for s in sources]
-
-        def accept(sentence: str) -> None:
-            kept = checker.check(sentence, report)
-            if kept is not None:
-                for n in kept.cites:
-                    order.setdefault(n, len(order) + 1)
-                rendered.append(_render(kept.text, [order[n] for n in kept.cites]))
-
-        def flush() -> Iterator[tuple[str, Answer | None]]:
-            # nothing reaches the caller before the model has made at least one valid citation itself
-            nonlocal shown
-            if report.model_cited:
-                while shown < len(rendered):
-                    yield (" " if shown else "") + rendered[shown], None
-                    shown += 1
-
+        error: ProviderError | None = None
         start = time.monotonic()
         try:
             if streaming:
-                done = 0
-                for delta in self.generator.stream(answer.question, passages):
-                    reply += delta
-                    sents = split_reply(reply)
-                    # the last sentence may still grow; if it is only a (partial) marker, the one before
-                    # it may still receive markers
-                    complete = len(sents) - (1 if sents and _has_words(sents[-1]) else 2)
-                    for s in sents[done:complete]:
-                        accept(s)
-                    done = max(done, complete)
-                    yield from flush()
-                for s in split_reply(reply)[done:]:
-                    accept(s)
-                yield from flush()
+                yield from self._stream_into(run, answer.question, passages)
             else:
-                reply = self.generator.generate(answer.question, passages)
-                for s in split_reply(reply):
-                    accept(s)
+                run.reply = self.generator.generate(answer.question, passages)
+                for s in split_reply(run.reply):
+                    run.accept(s)
         except ProviderError as err:
             error = err
         seconds = time.monotonic() - start
-
-        if report.model_cited:
-            yield "", self._answer(answer, sources, report, order, rendered, seconds, error)
+        if run.report.model_cited:
+            yield "", self._answer(answer, sources, run.report, run.order, run.rendered, seconds, error)
             return
-        if error is not None:
-            note = f"generator unavailable: {error}; showing the extractive answer"
-        elif _REFUSAL.search(reply):
-            note = f"{self.name} found no answer in the passages; showing the extractive answer"
-        elif not reply.strip():
-            note = f"{self.name} returned an empty reply; showing the extractive answer"
-        else:
-            note = f"{self.name}'s reply had no valid citation; showing the extractive answer"
+        note = self._fallback_note(run.reply, error)
         yield from answer_pieces(replace(answer, note=_join_notes(answer.note, note)))
+
+    def _stream_into(self, run: _Assembly, question: str, passages: list[Passage]) -> Iterator[tuple[str, None]]:
+        done = 0
+        for delta in self.generator.stream(question, passages):
+            run.reply += delta
+            sents = split_reply(run.reply)
+            # the last sentence may still grow; if it is only a (partial) marker, the one before
+            # it may still receive markers
+            complete = len(sents) - (1 if sents and _has_words(sents[-1]) else 2)
+            for s in sents[done:complete]:
+                run.accept(s)
+            done = max(done, complete)
+            yield from run.flush()
+        for s in split_reply(run.reply)[done:]:
+            run.accept(s)
+        yield from run.flush()
+
+    def _fallback_note(self, reply: str, error: ProviderError | None) -> str:
+        """Why the extractive answer is shown instead of the generated one."""
+        if error is not None:
+            return f"generator unavailable: {error}; showing the extractive answer"
+        if _REFUSAL.search(reply):
+            return f"{self.name} found no answer in the passages; showing the extractive answer"
+        if not reply.strip():
+            return f"{self.name} returned an empty reply; showing the extractive answer"
+        return f"{self.name}'s reply had no valid citation; showing the extractive answer"
 
     def _answer(self, answer: Answer, sources: list[_Source], report: CheckReport, order: dict[int, int],
                 rendered: list[str], seconds: float, error: ProviderError | None) -> Answer:
