@@ -14,6 +14,12 @@ favours long generated answers a little. Citation validity: share of given answe
 re-checks: the cited passage is in a retrieved chunk, and each cited sentence (extractive: the answer span)
 is supported by it (postqa.answering.generate.Checker). "raw cites ok": share of generated answers the checker did
 not have to repair (nothing dropped, removed or re-cited).
+
+Several case files may be given (``--cases`` repeated; ``--limit`` spreads over each file); ``--corpus`` and
+``--vectorstore`` point at another corpus and its store (e.g. the held-apart corpus that
+evals/test_heldout.py builds and caches under the temp dir); ``--threads`` sets the generator's CPU threads
+and ``--budget-s`` stops asking new cases after that many seconds, so a run on a shared machine is bounded.
+Per-kind and per-file accuracy are printed below the table.
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_cases(path: Path, limit: int | None, kinds: set[str] | None) -> list[dict[str, Any]]:
-    cases = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    cases = [{**json.loads(line), "file": f"{path.parent.name}/{path.name}"}
+             for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     if kinds:
         cases = [c for c in cases if c["kind"] in kinds]
     if limit and limit < len(cases):
@@ -42,11 +49,13 @@ def load_cases(path: Path, limit: int | None, kinds: set[str] | None) -> list[di
 
 
 def correct(case: dict[str, Any], answer: Any) -> bool:
+    """Refused when the case has no answer; else given and holding an alias (the eval suite's matching)."""
+    from postqa.interfaces.evaluation import contains_answer
+
     aliases = case.get("answers") or []
     if not aliases:
         return not answer.answerable
-    text = answer.text.lower()
-    return bool(answer.answerable) and any(a.lower() in text for a in aliases)
+    return bool(answer.answerable) and contains_answer(answer.text, aliases)
 
 
 def citations_valid(answer: Any, grounded: Any) -> bool:
@@ -83,11 +92,22 @@ def citations_valid(answer: Any, grounded: Any) -> bool:
     return True
 
 
+def print_groups(rows: list[dict[str, Any]]) -> None:
+    """Accuracy of both paths per case file and per kind."""
+    print(f"\n{'group':<30}{'n':>4}{'extractive':>12}{'generator':>11}{'s/q gen':>9}")
+    groups = [(f"file: {f}", [r for r in rows if r["file"] == f]) for f in sorted({r["file"] for r in rows})]
+    groups += [(f"kind: {k}", [r for r in rows if r["kind"] == k]) for k in sorted({r["kind"] for r in rows})]
+    for name, g in groups:
+        print(f"{name:<30}{len(g):>4}{sum(r['ext_ok'] for r in g):>7}/{len(g):<4}"
+              f"{sum(r['gen_ok'] for r in g):>6}/{len(g):<4}{sum(r['gen_s'] for r in g) / len(g):>9.1f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--config", default=None, help="postqa.toml (default: the usual lookup)")
-    ap.add_argument("--cases", default=str(ROOT / "evals" / "cases.jsonl"))
-    ap.add_argument("--limit", type=int, default=None, help="a spread subset of N cases")
+    ap.add_argument("--cases", action="append", default=None,
+                    help="case file, FILE or FILE:N for a spread N of it (repeatable; default: evals/cases.jsonl)")
+    ap.add_argument("--limit", type=int, default=None, help="a spread subset of N cases of each file")
     ap.add_argument("--kinds", default="", help="comma-separated case kinds to keep")
     ap.add_argument("--provider", default=None, help="generator provider (default: from config)")
     ap.add_argument("--model-path", default=None)
@@ -98,6 +118,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--refine-refusals", action="store_true",
                     help="also send questions the extractive answer refused to the generator")
     ap.add_argument("--vectorstore", default=None, help="default: a temporary store built from corpus/")
+    ap.add_argument("--corpus", default=None, help="corpus folder to ingest (default: corpus/)")
+    ap.add_argument("--threads", type=int, default=None, help="generator CPU threads (llama-cpp)")
+    ap.add_argument("--budget-s", type=float, default=None,
+                    help="stop asking new cases after this many seconds (the rest are reported as not run)")
     ap.add_argument("--json", default=None, help="also write per-case results here")
     args = ap.parse_args(argv)
 
@@ -109,19 +133,18 @@ def main(argv: list[str] | None = None) -> int:
     overrides: dict[str, Any] = {"embedding.threads": 1}
     for key, value in (("provider", args.provider), ("model_path", args.model_path),
                        ("base_url", args.base_url), ("model", args.model), ("timeout", args.timeout),
-                       ("max_tokens", args.max_tokens)):
+                       ("max_tokens", args.max_tokens), ("threads", args.threads)):
         if value is not None:
             overrides[f"generator.{key}"] = value
     tmp = tempfile.TemporaryDirectory(prefix="postqa-geneval-")
     overrides["paths.vectorstore"] = args.vectorstore or str(Path(tmp.name) / "vectorstore")
-    if not args.vectorstore:
-        overrides["paths.corpus"] = str(ROOT / "corpus")
+    overrides["paths.corpus"] = args.corpus or str(ROOT / "corpus")
     settings = load_settings(args.config, overrides=overrides)
     if settings.generator.provider == "none":
         ap.error("no generator configured: pass --provider (openai-compatible, llama-cpp, fake)")
 
     embedder = create_embedder(settings.embedding)
-    if not args.vectorstore:
+    if not args.vectorstore or args.corpus:  # incremental: an up-to-date store embeds nothing
         ingest(settings, embedder=embedder)
     extractive = build_assistant(settings.with_overrides(**{"generator.provider": "none"}), embedder=embedder)
     grounded = create_generator(settings.generator, embedder)
@@ -135,21 +158,29 @@ def main(argv: list[str] | None = None) -> int:
 
     grounded.generator.generate = recording_generate  # type: ignore[method-assign]
 
-    cases = load_cases(Path(args.cases), args.limit,
-                       {k.strip() for k in args.kinds.split(",") if k.strip()} or None)
+    kinds = {k.strip() for k in args.kinds.split(",") if k.strip()} or None
+    specs = [c.rpartition(":") if re.search(r":\d+$", c) else (c, "", "")
+             for c in (args.cases or [str(ROOT / "evals" / "cases.jsonl")])]
+    files = [Path(f) for f, _, _ in specs]
+    cases = [c for f, _, n in specs for c in load_cases(Path(f), int(n) if n else args.limit, kinds)]
     if cases:  # warm up: the first prompt after loading is slower
         first = extractive.ask(cases[0]["question"], history=cases[0].get("history") or ())
         grounded.refine(first)
 
     rows = []
+    started = time.perf_counter()
+    not_run: list[str] = []
     for i, case in enumerate(cases, 1):
+        if args.budget_s is not None and time.perf_counter() - started > args.budget_s:
+            not_run = [c["id"] for c in cases[i - 1:]]
+            break
         raw.clear()
         t0 = time.perf_counter()
         ext = extractive.ask(case["question"], history=case.get("history") or ())
         t1 = time.perf_counter()
         gen = grounded.refine(ext)
         t2 = time.perf_counter()
-        row = {"id": case["id"], "kind": case["kind"], "ext_ok": correct(case, ext),
+        row = {"id": case["id"], "kind": case["kind"], "file": case["file"], "ext_ok": correct(case, ext),
                "gen_ok": correct(case, gen), "ext_cites": citations_valid(ext, grounded),
                "gen_cites": citations_valid(gen, grounded), "ext_s": t1 - t0, "gen_s": t2 - t0,
                "generated": gen.note.startswith("generated by") or "; generated by" in gen.note,
@@ -165,7 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     given_e = [r for r in rows if r["ext"] and r["ext_ok"] is not None]
     sent = [r for r in rows if r["sent"]]
     generated = [r for r in rows if r["generated"]]
-    print(f"\n{len(rows)} cases from {Path(args.cases).name}; generator: {grounded.name} "
+    names = ", ".join(f"{f.parent.name}/{f.name}" for f in files)
+    print(f"\n{len(rows)} cases from {names}; generator: {grounded.name} "
           f"({settings.generator.provider}); embedder: {embedder.name}")
     print(f"{'':<24}{'accuracy':>10}{'cites valid':>13}{'s/question':>12}{'generated':>11}"
           f"{'raw cites ok':>14}")
@@ -178,6 +210,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{sum(r['raw_ok'] for r in generated):>6}/{len(generated):<7}")
     print("generated = answers that kept the model's text / questions sent to it (others fell back to the "
           "extractive answer);\nraw cites ok = generated answers the checker did not have to repair")
+    print_groups(rows)
+    if not_run:
+        print(f"budget of {args.budget_s:.0f} s spent: {len(not_run)} cases not run ({', '.join(not_run)})")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
     tmp.cleanup()
