@@ -6,8 +6,9 @@
 #           (default: <repo>/.venv/bin/python if present, else python3)
 #
 # What it does:
-#   1. Debian's chromium + chromium-driver via apt (/usr/bin/chromium, /usr/bin/chromedriver).
-#      Skipped entirely (no apt-get update either) when both binaries already exist.
+#   1. Debian's chromium + chromium-driver via apt (/usr/bin/chromium, /usr/bin/chromedriver), and
+#      fonts-noto-cjk so that Chinese text and CJK brackets render (not as empty boxes).
+#      Skipped entirely (no apt-get update either) when all three are already installed.
 #   2. `PYTHON -m pip install playwright` (skipped if playwright is importable). The
 #      playwright wheel bundles its node driver but no browser. `playwright install` is
 #      never run: tests must launch with executable_path="/usr/bin/chromium".
@@ -35,8 +36,9 @@ CHROMEDRIVER=/usr/bin/chromedriver
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 
 # --- 1. Chromium from Debian -------------------------------------------------------
-if [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" ]]; then
-    echo "install_browser: $CHROMIUM and $CHROMEDRIVER present - skipping apt"
+has_cjk_fonts() { dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q "install ok installed"; }
+if [[ -x "$CHROMIUM" && -x "$CHROMEDRIVER" ]] && has_cjk_fonts; then
+    echo "install_browser: $CHROMIUM, $CHROMEDRIVER and fonts-noto-cjk present - skipping apt"
 else
     SUDO=()
     if [[ "$(id -u)" -ne 0 ]]; then
@@ -47,11 +49,11 @@ else
         echo "install_browser: apt-get update"
         "${SUDO[@]}" apt-get update -qq
     fi
-    echo "install_browser: apt-get install chromium chromium-driver"
-    if ! "${SUDO[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null; then
+    echo "install_browser: apt-get install chromium chromium-driver fonts-noto-cjk"
+    if ! "${SUDO[@]}" apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null; then
         # chromium was installed but the package lists are missing or stale: refresh once.
         "${SUDO[@]}" apt-get update -qq
-        "${SUDO[@]}" apt-get install -y -qq chromium chromium-driver >/dev/null
+        "${SUDO[@]}" apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null
     fi
 fi
 # Debian's /usr/bin/chromium is a sh wrapper; on machines where /dev/shm is mounted twice

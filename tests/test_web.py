@@ -156,13 +156,56 @@ def test_answer_markdown_numbers_citations_and_neutralises_markup() -> None:
     assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in md
 
 
-def test_not_covered_answer_says_so_and_lists_the_nearest_articles() -> None:
+def _cite(n: int, article: str, title: str, passage: str = "Zhang presided. He spoke.") -> Citation:
+    return Citation(n=n, article_id=article, title=title, published=date(2020, 9, 11), source="x.txt",
+                    passage=passage, span=None, score=0.5)
+
+
+def test_not_covered_answer_lists_at_most_three_articles_with_one_sentence_each() -> None:
+    long = "A very long title " * 12
     a = Answer("q", "The news in the index does not say.", False,
-               [_citation(1, title="A"), _citation(2, title="A"), _citation(3, title="B <i>")])
+               [_cite(1, "a", "A"), _cite(2, "a", "A"), _cite(3, "b", "B <i>"), _cite(4, "c", long),
+                _cite(5, "d", "D"), _cite(6, "e", "E")])
     md = answer_markdown(a)
     assert md.startswith(f"**{NOT_COVERED_TEXT}**")
-    assert md.count("- A (2020-09-11)") == 1 and "- B &lt;i&gt; (2020-09-11) \\[3\\]" in md
-    assert "Nearest articles" in sources_html(a)
+    items = [line for line in md.splitlines() if line.startswith("- ")]
+    assert len(items) == 3
+    assert items[0] == "- **A** (2020-09-11) \\[1\\]: Zhang presided\\."  # one sentence, not the passage
+    assert items[1].startswith("- **B &lt;i&gt;** (2020-09-11) \\[3\\]")
+    assert "…" in items[2] and len(items[2]) < 160  # a long title is cut
+    panel = sources_html(a)
+    assert "Nearest articles" in panel and panel.count('class="pq-src"') == 3 and "He spoke" not in panel
+    assert f'title="{long}"' in panel  # the full title on hover
+
+
+def test_every_text_is_escaped_exactly_once() -> None:
+    title = "People's Daily Online: UK's \"post\" & <b>parcels</b>"
+    md = answer_markdown(Answer("q", "x", False, [_cite(1, "a", title)]))
+    # entities stay whole (no backslash inside &#x27;), so the page shows the apostrophe, not "&#x27;"
+    assert "People&#x27;s Daily Online: UK&#x27;s &quot;post&quot; &amp; &lt;b&gt;parcels&lt;/b&gt;" in md
+    assert "&amp;#x27;" not in md and "&\\#" not in md
+    panel = sources_html(Answer("q", "x", True, [_cite(1, "a", title)]))
+    assert "People&#x27;s Daily Online" in panel and "&amp;#x27;" not in panel and "<b>" not in panel
+    assert escape_markdown("a*b_[c](d)#e") == "a\\*b\\_\\[c\\]\\(d\\)\\#e"
+    assert escape_markdown("It's") == "It&#x27;s"
+
+
+def test_article_view_shows_the_whole_article_with_the_passage_highlighted() -> None:
+    from postqa.core.types import Article
+    from postqa.interfaces.web import article_html
+
+    text = "First sentence. Zhang Yongping presided over the meeting. <script>x</script> Last one."
+    art = Article("a1", "A <title>", date(2020, 9, 11), "https://example.org/news/1.html", text)
+    start = text.index("Zhang")
+    passage = "Zhang Yongping presided over the meeting."
+    out = article_html(art, start, len(passage), (0, 14))
+    assert '<span id="pq-hit" class="pq-hit"><mark>Zhang Yongping</mark> presided over the meeting.</span>' in out
+    assert out.index("First sentence.") < out.index("pq-hit") < out.index("Last one.")
+    assert "&lt;script&gt;" in out and "<script>" not in out and "A &lt;title&gt;" in out
+    assert 'href="https://example.org/news/1.html"' in out and 'rel="noopener noreferrer nofollow"' in out
+    local = article_html(Article("a2", "T", None, "corpus/javascript:alert(1).txt", "Body."), 99, 5)
+    assert "href" not in local and "undated" in local and "pq-hit" not in local  # no URL, bad offsets: no mark
+    assert 'href' not in article_html(Article("a3", "T", None, "javascript:alert(1)", "Body."))
 
 
 def test_question_echo_is_cut_and_cleaned() -> None:

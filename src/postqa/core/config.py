@@ -112,6 +112,8 @@ class ServerSettings(_Section):
     port: int = Field(7860, ge=1, le=65535)
     auth: list[str] = Field(default_factory=list)  # "user:password" pairs; empty = no login
     concurrency: int = Field(4, ge=1, le=64)
+    editors: list[str] = Field(default_factory=list)  # logins (of auth) that may add articles from the browser
+    upload_max_mb: int = Field(20, ge=1, le=2048)  # one upload's size limit; a zip may unpack to 10x this
 
 
 class IngestSettings(_Section):

@@ -173,7 +173,8 @@ def cmd_indexes(args: argparse.Namespace) -> int:
 
 # Interface modules that add commands: each has register_cli(subparsers, common) and imports its heavy
 # dependencies only inside the command it runs.
-COMMAND_MODULES = ("postqa.interfaces.web", "postqa.interfaces.evaluation", "postqa.interfaces.who")
+COMMAND_MODULES = ("postqa.interfaces.web", "postqa.interfaces.evaluation", "postqa.interfaces.who",
+                   "postqa.interfaces.feedback")
 
 
 def build_parser() -> argparse.ArgumentParser:

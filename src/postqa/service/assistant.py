@@ -18,7 +18,7 @@ from postqa.answering.timeexpr import (
     without_expression,
 )
 from postqa.core.errors import PostqaError
-from postqa.core.types import Answer, Citation, Hit, SearchFilter
+from postqa.core.types import Answer, Article, Chunk, Citation, Hit, SearchFilter
 from postqa.index.chunking import split_sentences
 from postqa.index.indexer import load_keyword_index
 from postqa.index.keyword import BM25Index
@@ -321,3 +321,31 @@ class Assistant:
         arts = self.index.stored_articles().values()
         return sorted(({"id": a.article_id, "title": a.title, "date": a.published} for a in arts),
                       key=lambda a: (a["date"], a["id"]), reverse=True)
+
+    def article(self, article_id: str) -> Article | None:
+        """The whole indexed article, its text put back together from the stored chunks (their offsets into
+        Article.text), so that a citation's ``passage_start`` points into it; None for an unknown id."""
+        ids = self.index.article_chunk_ids(article_id) if article_id else []
+        chunks = list(self.index.get_chunks(ids).values())
+        if not chunks:
+            return None
+        first = min(chunks, key=lambda c: c.n)
+        return Article(id=article_id, title=first.title, published=first.published, source=first.source,
+                       text=rebuild_text(chunks))
+
+
+def rebuild_text(chunks: Sequence[Chunk]) -> str:
+    """Article text from its chunks: overlaps are laid over each other and a gap between two chunks (the
+    whitespace between sentences, not stored) is filled with as many blanks, so every offset still holds."""
+    out: list[str] = []
+    pos = 0
+    for c in sorted(chunks, key=lambda c: (c.start, c.n)):
+        if c.end <= pos:
+            continue
+        if c.start > pos:
+            gap = c.start - pos
+            out.append("\n\n" + " " * (gap - 2) if gap >= 2 else " ")
+            pos = c.start
+        out.append(c.text[pos - c.start:])
+        pos = c.end
+    return "".join(out)

@@ -16,6 +16,7 @@ from postqa.index.retrieve import HybridRetriever
 from postqa.index.store import ChromaIndex, ChromaStore, IndexSpec
 from postqa.reading.corpus import read_corpus
 from postqa.reading.files import check_corpus_paths
+from postqa.reading.result import CorpusReadResult
 from postqa.service.assistant import Assistant, KeywordSource
 
 
@@ -32,14 +33,16 @@ def open_store(settings: Settings) -> ChromaStore:
 
 def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuild: bool = False,
            progress: ProgressFn | None = None, wait: float = 0.0, embedder: Embedder | None = None,
-           prune: bool = True, prune_all: bool = False) -> IngestReport:
+           prune: bool = True, prune_all: bool = False, read: CorpusReadResult | None = None) -> IngestReport:
     """Sync the given files/folders (default: the configured corpus) into the index for the configured
     embedding model. Holds the store's ingest lock for the whole run.
 
     A missing or empty corpus path is a CorpusError (never a wipe); removing more than
-    [ingest] max_prune_fraction of the index needs ``prune_all``."""
+    [ingest] max_prune_fraction of the index needs ``prune_all``. ``read``: articles already read (the web
+    upload reads its own folder), used instead of reading ``paths``."""
     roots = [Path(p) for p in (paths or [settings.paths.corpus])]
-    check_corpus_paths(roots)
+    if read is None:
+        check_corpus_paths(roots)
     embedder = embedder or create_embedder(settings.embedding)
     set_threads(embedder, settings.embedding.threads)  # 0: all cores while ingesting
     store = open_store(settings)
@@ -51,7 +54,8 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
                 store.client.delete_collection(name)
             _remove_side_indexes(settings.paths.vectorstore, name)
         index = store.open_index(spec, create=True)
-        read = read_corpus(roots, follow_symlinks=settings.ingest.follow_symlinks)
+        if read is None:
+            read = read_corpus(roots, follow_symlinks=settings.ingest.follow_symlinks)
         limit = None if prune_all or rebuild else settings.ingest.max_prune_fraction
         return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking,
                        embed_batch_chunks=settings.embedding.write_batch).sync(

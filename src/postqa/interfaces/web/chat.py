@@ -1,0 +1,223 @@
+"""The service the page calls: one shared, lazily built Assistant; question in, Reply out, never a crash."""
+
+from __future__ import annotations
+
+import re
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from postqa.core.config import Settings
+from postqa.core.errors import PostqaError, StoreUnavailableError
+from postqa.core.types import Answer, SearchFilter
+from postqa.interfaces.web.render import (
+    answer_markdown,
+    article_html,
+    browse_html,
+    error_markdown,
+    escape_markdown,
+    escape_text,
+    sources_html,
+    status_html,
+)
+from postqa.service.assistant import Assistant
+
+# Shown when the index cannot suggest its own (Assistant.example_questions); clicking one fills the box.
+EXAMPLES = (
+    "Who presided over the Xinhua meeting?",
+    "Who is the Secretary General of Xinhua News Agency?",
+    "Who was the President of China Post Group at the automobile industry chain meeting?",
+    "When did China Post and Xinhua start strategic cooperation V2.0?",
+)
+MAX_HISTORY = 10  # earlier questions kept per conversation for follow-ups
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def parse_date_field(label: str, raw: str | None) -> date | None:
+    text = (raw or "").strip()
+    if not text:
+        return None
+    try:
+        if not _DATE.match(text):
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise PostqaError(f"the date {label} {text[:40]!r} is not a date; use YYYY-MM-DD, e.g. 2020-09-11") from None
+
+
+def parse_filter(date_from: str | None, date_to: str | None,
+                 article_ids: Sequence[str] | None) -> SearchFilter | None:
+    """A SearchFilter from the UI's fields; PostqaError with the bad value when a date is not YYYY-MM-DD."""
+    start, end = parse_date_field("from", date_from), parse_date_field("to", date_to)
+    if start and end and start > end:
+        raise PostqaError(f"the date range {start} to {end} is empty; put the earlier date first")
+    flt = SearchFilter(start, end, frozenset(article_ids) if article_ids else None)
+    return flt or None
+
+
+class AssistantHolder:
+    """Builds the Assistant on first use and shares it between request threads. A failed build (no index
+    yet, store down) is retried on the next request, so `postqa ingest` while the app runs just works."""
+
+    def __init__(self, factory: Callable[[], Assistant]) -> None:
+        self._factory = factory
+        self._assistant: Assistant | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Assistant:
+        assistant = self._assistant
+        if assistant is not None:
+            return assistant
+        with self._lock:
+            if self._assistant is None:
+                self._assistant = self._factory()
+            return self._assistant
+
+    def reset(self) -> None:
+        with self._lock:
+            self._assistant = None
+
+    @property
+    def embedder(self) -> Any:
+        """The embedding model the factory loaded (None until it has), for an ingest in this process."""
+        return getattr(self._factory, "cache", {}).get("embedder")
+
+
+def assistant_factory(settings: Settings) -> Callable[[], Assistant]:
+    """build_assistant for these settings, loading the embedding model only once across retries."""
+    cache: dict[str, Any] = {}
+
+    def build() -> Assistant:
+        from postqa.index.embedding import create_embedder
+        from postqa.service.pipeline import build_assistant
+
+        if "embedder" not in cache:
+            cache["embedder"] = create_embedder(settings.embedding)
+        return build_assistant(settings, embedder=cache["embedder"])
+
+    build.cache = cache  # type: ignore[attr-defined]
+    return build
+
+
+@dataclass
+class Reply:
+    """One turn's result for the UI: chat Markdown, sources HTML, and the Answer when there is one."""
+
+    markdown: str
+    sources: str
+    answer: Answer | None = None
+    error: str = ""
+    history: list[str] = field(default_factory=list)  # the questions to remember after this turn
+
+
+class ChatService:
+    """Question (+ earlier questions, filters) in, Reply out. Never raises: every failure is a message."""
+
+    def __init__(self, holder: AssistantHolder) -> None:
+        self.holder = holder
+
+    def stream(self, question: str, history: Sequence[str] = (), date_from: str | None = None,
+               date_to: str | None = None, article_ids: Sequence[str] | None = None,
+               ) -> Iterator[tuple[str, Reply | None]]:
+        """The answer as it comes: ``(chat Markdown so far, None)`` pairs, then ``("", final Reply)``.
+        With a generator configured the text streams sentence by sentence; the final Reply replaces it."""
+        history = list(history)[-MAX_HISTORY:]
+        try:
+            flt = parse_filter(date_from, date_to, article_ids)
+            text = ""
+            for piece, answer in self.holder.get().stream(question, history=history, flt=flt):
+                if answer is not None:
+                    yield "", Reply(answer_markdown(answer), sources_html(answer), answer=answer,
+                                    history=[*history, question][-MAX_HISTORY:])
+                    return
+                text += piece
+                yield escape_markdown(text), None
+            raise RuntimeError("the assistant's stream ended without an answer")
+        except PostqaError as err:
+            if isinstance(err, StoreUnavailableError):
+                self.holder.reset()  # reconnect on the next request
+            yield "", Reply(error_markdown(str(err)), sources_html(None, str(err)), error=str(err),
+                            history=history)
+        except Exception as err:  # noqa: BLE001 - the app must outlive any one request
+            yield "", self._unexpected(err, history)
+
+    def _unexpected(self, err: Exception, history: list[str]) -> Reply:
+        print(f"postqa web: unexpected {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+        msg = f"something went wrong ({type(err).__name__}); try again, or ask an administrator"
+        return Reply(error_markdown(msg), sources_html(None, msg), error=msg, history=history)
+
+    def reply(self, question: str, history: Sequence[str] = (), date_from: str | None = None,
+              date_to: str | None = None, article_ids: Sequence[str] | None = None) -> Reply:
+        """The final Reply of ``stream``."""
+        for _text, reply in self.stream(question, history, date_from, date_to, article_ids):
+            if reply is not None:
+                return reply
+        raise AssertionError("unreachable: stream always ends with a Reply")  # pragma: no cover
+
+    def status(self) -> str:
+        try:
+            return status_html(self.holder.get().status())
+        except PostqaError as err:
+            return status_html(None, str(err))
+        except Exception as err:  # noqa: BLE001
+            return status_html(None, f"status unavailable ({type(err).__name__})")
+
+    def examples(self) -> list[str]:
+        """Example questions made from the loaded index; the fixed ones when it cannot say."""
+        try:
+            found = self.holder.get().example_questions()
+        except Exception:  # noqa: BLE001 - no index yet: the status line says why
+            found = []
+        return [_CONTROL.sub(" ", q)[:200] for q in found] or list(EXAMPLES)
+
+    def articles(self) -> list[tuple[str, str]]:
+        """(label, id) choices for the article filter, newest first."""
+        try:
+            arts = self.holder.get().articles()
+        except Exception:  # noqa: BLE001 - the status line already says why
+            return []
+        return [(f"{a['date'] or 'undated'} · {_CONTROL.sub(' ', a['title'])[:120]}", a["id"]) for a in arts]
+
+    def article(self, article_id: str, start: int = -1, length: int = 0,
+                span: tuple[int, int] | None = None) -> str:
+        """The article view's HTML for one article, the passage at ``start`` highlighted; a message when the
+        article is not (or no longer) in the index."""
+        try:
+            found = self.holder.get().article(str(article_id or "")[:500])
+        except PostqaError as err:
+            return article_html(None).replace("Click", f"{escape_text(str(err))} Click", 1)
+        except Exception as err:  # noqa: BLE001
+            print(f"postqa web: article view: {type(err).__name__}: {err}", file=sys.stderr, flush=True)
+            found = None
+        if found is None:
+            return ('<div class="pq-article"><p class="pq-empty">That article is not in the index (it may have '
+                    "been removed by a later ingest).</p></div>")
+        return article_html(found, start, length, span, self.warnings(found.id))
+
+    def warnings(self, article_id: str) -> list[str]:
+        """The reader's parse warnings for an article, when the index records them."""
+        fn = getattr(self.holder.get(), "article_warnings", None)
+        return list(fn(article_id)) if callable(fn) else []
+
+    def browse(self, title: str = "", date_from: str = "", date_to: str = "") -> str:
+        """The Browse list filtered by a title search (every word, any case) and a date range."""
+        try:
+            start, end = parse_date_field("from", date_from), parse_date_field("to", date_to)
+            arts = self.holder.get().articles()
+        except PostqaError as err:
+            return f'<div class="pq-browse"><p class="pq-empty">{escape_text(str(err))}</p></div>'
+        words = [w for w in re.split(r"\s+", (title or "").lower()) if w][:20]
+        rows = []
+        for a in arts:
+            d = a.get("date") or ""
+            if (start or end) and not d:
+                continue
+            if (start and d < start.isoformat()) or (end and d > end.isoformat()):
+                continue
+            if all(w in (a.get("title") or "").lower() for w in words):
+                rows.append({**a, "warnings": self.warnings(a["id"]) if "warnings" not in a else a["warnings"]})
+        return browse_html(rows, len(arts))
