@@ -261,7 +261,7 @@ def ingest_upload(settings: Settings, staged: Sequence[Staged], skipped: Sequenc
     report.added, report.updated, report.unchanged = result.added, result.updated, result.unchanged
     report.skipped += [(_shown(p.path, folder), p.reason) for p in result.skipped]
     for article in read.articles:
-        warns = list(getattr(article, "warnings", ()) or ())
+        warns = list(article.report.warnings) if article.report is not None else []
         if warns:
             report.warnings[_shown(read.origins.get(article.id, article.id), folder)] = [str(w) for w in warns]
     return report
