@@ -177,17 +177,7 @@ COMMAND_MODULES = ("postqa.interfaces.web", "postqa.interfaces.evaluation", "pos
                    "postqa.interfaces.feedback")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="postqa", description="Answers questions about China Post news with cited passages, offline.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version="postqa 0.1.0")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", metavar="FILE", help="config file (default: ./postqa.toml or $POSTQA_CONFIG)")
-    common.add_argument("--embedding-model", metavar="NAME_OR_PATH",
-                        help="override [embedding] model (each model has its own index)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
+def _add_ingest(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ingest", parents=[common], help="index articles (incremental, idempotent)",
                        description="Index the corpus (or the given files and folders). Unchanged articles are "
                                    "skipped, changed ones replaced, deleted ones removed; unreadable files are "
@@ -204,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_ingest)
 
+
+def _add_ask(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited passages",
                        description="Answer a question. '-' reads one question per line from stdin and writes "
                                    "JSON Lines.")
@@ -218,6 +210,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
     p.add_argument("--article", action="append", metavar="ID", help="only this article; repeatable")
     p.set_defaults(func=cmd_ask)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="postqa", description="Answers questions about China Post news with cited passages, offline.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version="postqa 0.1.0")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", metavar="FILE", help="config file (default: ./postqa.toml or $POSTQA_CONFIG)")
+    common.add_argument("--embedding-model", metavar="NAME_OR_PATH",
+                        help="override [embedding] model (each model has its own index)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    _add_ingest(sub, common)
+    _add_ask(sub, common)
 
     p = sub.add_parser("status", parents=[common], help="model, dimension, articles, chunks, store, last ingest")
     p.add_argument("--json", action="store_true")
