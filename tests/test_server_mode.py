@@ -142,3 +142,95 @@ def test_server_mode_reader_sees_another_process_ingest(server_settings: Setting
     assert run.returncode == 0, run.stderr[-2000:]
     answer = assistant.ask("Who opened parcel lockers in Lhasa?")
     assert answer.citations[0].article_id == "zz_new" and "Drolma Tsering" in answer.text
+
+
+class HangingProxy:
+    """A TCP proxy on 127.0.0.1 in front of the Chroma server that can stop answering: with ``hang`` set it
+    keeps every connection open and forwards nothing, like a server that accepts but never replies."""
+
+    def __init__(self, upstream: int) -> None:
+        import threading
+
+        self.upstream = upstream
+        self.hang = threading.Event()
+        self.stop = threading.Event()
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = int(self.sock.getsockname()[1])
+        self.threads = [threading.Thread(target=self._accept, daemon=True)]
+        self.threads[0].start()
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self.stop.is_set():
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                continue
+            try:
+                server = socket.create_connection(("127.0.0.1", self.upstream), timeout=5)
+            except OSError:
+                client.close()
+                continue
+            for a, b in ((client, server), (server, client)):
+                t = threading.Thread(target=self._pump, args=(a, b), daemon=True)
+                t.start()
+                self.threads.append(t)
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        src.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                data = src.recv(65536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+            if not data:
+                break
+            if self.hang.is_set():
+                continue  # swallowed: the other side waits for a reply that never comes
+            try:
+                dst.sendall(data)
+            except OSError:
+                break
+        for s in (src, dst):
+            try:
+                s.close()
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self.threads:
+            t.join(5)
+        self.sock.close()
+
+
+def test_web_chat_hang_then_recovery_through_a_proxy(tmp_path: Path, chroma_server: ChromaServer) -> None:
+    """The chat answers, the server hangs (accepts, never replies): the answer function says the store is
+    not reachable within store.timeout; when the server answers again, the same service answers again."""
+    from postqa.interfaces.web import AssistantHolder, ChatService, assistant_factory
+
+    proxy = HangingProxy(chroma_server.port)
+    try:
+        corpus = tmp_path / "corpus2"
+        shutil.copytree(CORPUS, corpus)
+        settings = make_settings(tmp_path, corpus, **{"store.mode": "server", "store.port": proxy.port,
+                                                      "store.timeout": 2.0})
+        ingest(settings)
+        service = ChatService(AssistantHolder(assistant_factory(settings)))
+        first = service.reply(QUESTION)
+        assert first.answer is not None and first.answer.citations[0].article_id == XINHUA
+        proxy.hang.set()
+        down = service.reply(QUESTION)
+        assert down.answer is None and "cannot reach the chroma server" in down.error, down.error
+        assert "<" not in down.error
+        proxy.hang.clear()
+        again = service.reply(QUESTION)
+        assert again.answer is not None and again.answer.citations[0].article_id == XINHUA
+    finally:
+        proxy.close()

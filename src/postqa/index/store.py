@@ -5,7 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -123,24 +124,37 @@ class ChromaStore:
     @property
     def client(self) -> Any:
         if self._client is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
             try:
-                if self.settings.mode == "server":
-                    self._client = chromadb.HttpClient(host=self.settings.host, port=self.settings.port,
-                                                       settings=chroma_settings)
-                    _apply_http_timeout(self._client, self.settings.timeout)
-                    self._client.heartbeat()
-                else:
-                    (self.path / "chroma").mkdir(parents=True, exist_ok=True)
-                    self._client = chromadb.PersistentClient(path=str(self.path / "chroma"),
-                                                             settings=chroma_settings)
+                self._client = self._connect() if self.settings.mode == "server" else self._open_embedded()
             except Exception as err:  # noqa: BLE001 - connection errors come in many types
                 self._client = None
                 raise self.unavailable(err) from None
         return self._client
+
+    def _open_embedded(self) -> Any:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        (self.path / "chroma").mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(self.path / "chroma"),
+                                         settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+
+    def _connect(self) -> Any:
+        """An HttpClient whose every request is bounded by ``store.timeout``. chromadb's constructor already
+        talks to the server without any timeout (a server that accepts but never replies hangs it forever),
+        so the server is probed first with the timeout, and the constructor runs under the same deadline."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        timeout = self.settings.timeout
+        probe_server(self.settings.host, self.settings.port, timeout)
+        client = run_with_deadline(
+            lambda: chromadb.HttpClient(host=self.settings.host, port=self.settings.port,
+                                        settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)),
+            timeout, "connecting")
+        _apply_http_timeout(client, timeout)
+        client.heartbeat()
+        return client
 
     def reopen(self) -> None:
         """Drop the cached client so the next use opens the store afresh.
@@ -154,11 +168,23 @@ class ChromaStore:
         self._client = None
 
     def unavailable(self, err: BaseException) -> StoreUnavailableError:
+        """A clear error for a store that cannot be used: the reason in one short line (never an HTML page)."""
+        reason = error_text(err)
         if self.settings.mode == "server":
             return StoreUnavailableError(
-                f"cannot reach the {self.location}: {err}. Start it with `chroma run --path DIR --host "
+                f"cannot reach the {self.location}: {reason}. Start it with `chroma run --path DIR --host "
                 f"{self.settings.host} --port {self.settings.port}`, or set store.mode = \"embedded\".")
-        return StoreUnavailableError(f"cannot open the Chroma store at {self.location}: {err}")
+        return StoreUnavailableError(f"cannot open the Chroma store at {self.location}: {reason}")
+
+    def delete_collection(self, name: str) -> None:
+        try:
+            self.client.delete_collection(name)
+        except StoreUnavailableError:
+            raise
+        except Exception as err:  # noqa: BLE001
+            if self.settings.mode == "server" and _looks_like_connection_error(err):
+                raise self.unavailable(err) from None
+            raise
 
     def indexes(self) -> list[tuple[str, IndexSpec | None, dict[str, Any]]]:
         """Every collection in the store with the spec that built it (None: not a postqa collection)."""
@@ -244,10 +270,14 @@ class ChromaIndex:
         self._vector_store = None
 
     def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
+        """One store call; in server mode transient connection errors are retried with backoff (every call
+        here is idempotent: reads, upserts, deletes by id) and a lost server becomes StoreUnavailableError."""
+        if self.store.settings.mode != "server":
             return fn(*args, **kwargs)
+        try:
+            return retry_transient(fn, self.store.settings.timeout, *args, **kwargs)
         except Exception as err:  # noqa: BLE001
-            if self.store.settings.mode == "server" and _looks_like_connection_error(err):
+            if _looks_like_connection_error(err):
                 raise self.store.unavailable(err) from None
             raise
 
@@ -412,4 +442,76 @@ def _apply_http_timeout(client: Any, seconds: float) -> None:
 
 def _looks_like_connection_error(err: BaseException) -> bool:
     text = f"{type(err).__name__} {err}".lower()
-    return any(s in text for s in ("connect", "timeout", "refused", "unreachable", "remote", "network"))
+    return any(s in text for s in ("connect", "timeout", "timed out", "refused", "unreachable", "remote",
+                                   "network", "no reply", "not a chroma server", "http error"))
+
+
+_TAG = re.compile(r"<!--.*?(-->|$)|<[^>]{0,200}(>|$)", re.S)  # tags, comments, a tag cut off at the end
+_HTML_HEAD = re.compile(r"<(head|style|script)\b.*?</\1>", re.S | re.I)
+
+
+def error_text(err: BaseException | str, limit: int = 200) -> str:
+    """An error as one short line of plain text: markup of an HTML error page stripped, whitespace
+    collapsed, cut at ``limit`` characters."""
+    text = str(err) or type(err).__name__
+    if "<" in text and ">" in text:
+        text = _TAG.sub(" ", _HTML_HEAD.sub(" ", text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def probe_server(host: str, port: int, timeout: float) -> None:
+    """Ask the server for its heartbeat, waiting at most ``timeout`` seconds in all (connect and reply).
+    Raises ConnectionError naming what went wrong: refused, no reply, or something that is not Chroma."""
+    import httpx
+
+    url = f"http://{host}:{port}/api/v2/heartbeat"
+    try:
+        resp = retry_transient(httpx.get, timeout, url, timeout=httpx.Timeout(timeout))
+    except httpx.TimeoutException:
+        raise ConnectionError(f"no reply within {timeout:g} s (store.timeout)") from None
+    except httpx.HTTPError as err:
+        raise ConnectionError(error_text(err)) from None
+    if resp.status_code != 200 or "heartbeat" not in resp.text:
+        raise ConnectionError(f"not a Chroma server: HTTP error {resp.status_code} "
+                              f"({error_text(resp.text, 120) or 'empty reply'})")
+
+
+def run_with_deadline(fn: Callable[[], Any], seconds: float, what: str) -> Any:
+    """``fn()`` in a daemon thread, waiting at most ``seconds``: for library calls that cannot be given a
+    timeout. On expiry raises TimeoutError (the thread is left to finish or die with the process)."""
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as err:  # noqa: BLE001 - handed to the caller
+            box["error"] = err
+
+    thread = threading.Thread(target=run, name=f"postqa-{what}", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        raise TimeoutError(f"no reply while {what} within {seconds:g} s (store.timeout)")
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _transient(err: BaseException) -> bool:
+    """Worth another try: the connection was refused or dropped (a restart, a busy accept queue); a read
+    timeout is not retried, so a hung server costs one timeout, not several."""
+    import httpx
+
+    return isinstance(err, httpx.ConnectError | httpx.RemoteProtocolError | httpx.ReadError | httpx.WriteError)
+
+
+def retry_transient(fn: Callable[..., Any], budget: float, /, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with up to 3 attempts and exponential backoff (0.2 s, 0.4 s, ...) for
+    transient connection errors, never retrying past ``budget`` seconds."""
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_exponential
+
+    retrying = Retrying(stop=stop_after_attempt(3) | stop_after_delay(budget),
+                        wait=wait_exponential(multiplier=0.2, max=2.0),
+                        retry=retry_if_exception(_transient), reraise=True)
+    return retrying(fn, *args, **kwargs)

@@ -149,9 +149,15 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"collection:  {status['collection']}")
     print(f"articles:    {status['articles']}")
     print(f"chunks:      {status['chunks']}")
-    print(f"last ingest: {status['last_ingest'] or 'never'}")
-    if status["dirty"]:
+    if status.get("running_since"):
+        print(f"last ingest: {status['last_ingest'] or 'never'}; another ingest is running since "
+              f"{status['running_since']}")
+    elif status["dirty"]:
+        print(f"last ingest: interrupted at {status.get('interrupted_at')} (the last complete one: "
+              f"{status['last_ingest'] or 'never'})")
         print("warning:     the last ingest did not finish; run `postqa ingest` to complete it")
+    else:
+        print(f"last ingest: {status['last_ingest'] or 'never'}")
     return 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
@@ -42,6 +43,18 @@ from postqa.index.store import ChromaIndex
 
 MAX_QUESTION_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def ingest_running(store_dir: Path) -> str | None:
+    """When another process is ingesting into this store now: the time it started, else None (an owner
+    record left by a killed ingest names a process that no longer exists)."""
+    try:
+        owner = (store_dir / ".ingest.owner").read_text().split()
+        pid = int(owner[1])
+        os.kill(pid, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return owner[-1]
 
 
 class QuestionError(PostqaError):
@@ -290,9 +303,16 @@ class Assistant:
         return with_as_of(answer) if is_present_person_question(q) else answer
 
     def status(self) -> dict[str, Any]:
+        """Model, store, counts and the last ingest. After an interrupted ingest the recorded counts are
+        stale, so the articles are counted in the store, and ``interrupted_at`` says when that ingest began."""
         state = self.index.state()
-        return {**self.info, "articles": state.get("articles", 0), "chunks": self.index.count(),
-                "last_ingest": state.get("last_ingest"), "dirty": bool(state.get("dirty"))}
+        dirty = bool(state.get("dirty"))
+        articles = len(self.index.stored_articles()) if dirty or "articles" not in state else state["articles"]
+        running = ingest_running(self.keyword.path.parent.parent) if dirty else None
+        return {**self.info, "articles": articles, "chunks": self.index.count(),
+                "last_ingest": state.get("last_ingest"), "dirty": dirty and running is None,
+                "running_since": running,
+                "interrupted_at": (state.get("started") or "an unknown time") if dirty and not running else None}
 
     def example_questions(self, n: int = 4) -> list[str]:
         """Questions the indexed news can answer, made from the index itself (people and their roles, the

@@ -51,7 +51,7 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
         if rebuild:
             name = spec.collection_name(settings.store.collection_prefix)
             if any(n == name for n, _, _ in store.indexes()):
-                store.client.delete_collection(name)
+                store.delete_collection(name)
             _remove_side_indexes(settings.paths.vectorstore, name)
         index = store.open_index(spec, create=True)
         if read is None:
@@ -94,7 +94,7 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
 
 def drop_index(settings: Settings, name: str) -> None:
     store = open_store(settings)
-    store.client.delete_collection(name)
+    store.delete_collection(name)
     _remove_side_indexes(settings.paths.vectorstore, name)
 
 
