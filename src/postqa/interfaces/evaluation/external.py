@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from postqa.core.atomic import atomic_write_text
 from postqa.interfaces.evaluation.cases import EvalError
 from postqa.interfaces.evaluation.metrics import contains_answer, gold_rank, percentile, retrieval_metrics, token_f1
 from postqa.interfaces.evaluation.reports import cell, fmt
@@ -72,7 +73,7 @@ def external_articles(
     subset = store / f"subset-{len(gold)}gold-{distractors}.jsonl"
     text = "\n".join(chosen) + "\n"
     if not subset.is_file() or subset.read_text(encoding="utf-8") != text:
-        subset.write_text(text, encoding="utf-8")
+        atomic_write_text(subset, text)
     return subset
 
 

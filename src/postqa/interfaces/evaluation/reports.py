@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from postqa.core.atomic import atomic_write_text
 from postqa.interfaces.evaluation.scoring import THRESHOLDS
 
 
@@ -98,8 +99,8 @@ def write_report(
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = report_stem(run)
     json_path, md_path = out_dir / f"{stem}.json", out_dir / f"{stem}.md"
-    json_path.write_text(json.dumps(run, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    md_path.write_text(markdown(run), encoding="utf-8")
+    atomic_write_text(json_path, json.dumps(run, ensure_ascii=False, indent=1) + "\n")
+    atomic_write_text(md_path, markdown(run))
     return json_path, md_path
 
 
