@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import Stemmer
 from scipy import sparse
 
 from postqa.core.atomic import atomic_write
@@ -26,31 +28,35 @@ said says say
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.'’][a-z0-9]+)*")
 
 
+# What the tokenizer does, recorded in every saved index: a saved index whose tokenizer differs from this
+# one is stale (rebuilt from the stored chunks), so one store never mixes two tokenisations.
+TOKENIZER = "snowball-english/stopwords-1"
+
+_local = threading.local()
+
+
+def _stemmer() -> Stemmer.Stemmer:
+    """One Snowball stemmer per thread (a Stemmer object is not safe to share between threads)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer
+
+
 def stem(word: str) -> str:
-    """A light, consistent suffix stripper: enough to match presided/preside, meetings/meeting."""
-    if len(word) <= 3 or not word.isalpha():
+    """The Snowball (Porter 2) English stem of a lower-case word: presided/preside, meetings/meeting.
+    Tokens with digits or inner dots ("2013", "u.s") are kept as they are."""
+    if not word.isalpha():
         return word
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith("sses"):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    for suf in ("ing", "ed"):
-        if word.endswith(suf) and len(word) - len(suf) >= 4:
-            word = word[: -len(suf)]
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+    return str(_stemmer().stemWord(word))
 
 
 def tokenize(text: str) -> list[str]:
-    words = _TOKEN.findall(text.lower().replace("’", "'"))
-    out = []
-    for w in words:
-        w = w.removesuffix("'s")
-        if w not in STOPWORDS:
-            out.append(stem(w))
-    return out
+    """Lower-case word tokens without stopwords or a possessive 's, stemmed (see TOKENIZER)."""
+    words = [w.removesuffix("'s") for w in _TOKEN.findall(text.lower().replace("’", "'"))]
+    kept = [w for w in words if w and w not in STOPWORDS]
+    stemmer = _stemmer()
+    return [str(s) if w.isalpha() else w for w, s in zip(kept, stemmer.stemWords(kept), strict=True)]
 
 
 class BM25Index:
@@ -119,19 +125,22 @@ class BM25Index:
     def save(self, path: Path) -> None:
         """Written atomically (temp file, fsync, rename): readers see the old index or the new one."""
         header = json.dumps({"ids": self.ids, "vocab": self.vocab, "fingerprint": self.fingerprint,
-                             "k1": self.k1, "b": self.b, "format": 1})
+                             "k1": self.k1, "b": self.b, "format": 1, "tokenizer": TOKENIZER})
         atomic_write(path, lambda fh: np.savez(
             fh, header=np.frombuffer(header.encode("utf-8"), dtype=np.uint8), data=self.scores.data,
             indices=self.scores.indices, indptr=self.scores.indptr, shape=np.array(self.scores.shape, dtype=np.int64)))
 
     @classmethod
     def load(cls, path: Path) -> BM25Index | None:
-        """The saved index, or None when there is none or it cannot be read (then rebuild it)."""
+        """The saved index, or None when there is none, it cannot be read, or another tokenizer built it
+        (then rebuild it)."""
         try:
             with np.load(path, allow_pickle=False) as z:
                 header = json.loads(bytes(z["header"]).decode("utf-8"))
                 shape = tuple(int(x) for x in z["shape"])
                 mat = sparse.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=shape)
         except (OSError, ValueError, KeyError):
+            return None
+        if header.get("tokenizer") != TOKENIZER:
             return None
         return cls(header["ids"], header["vocab"], mat, header["fingerprint"], header["k1"], header["b"])
