@@ -92,27 +92,35 @@ def _print_answer(answer: Any, show_text: bool = True) -> None:
         print(f"  [{c.n}] {c.title} ({date}) {c.source}\n      {passage}")
 
 
-def cmd_ask(args: argparse.Namespace) -> int:
-    from postqa.core.types import SearchFilter
-    from postqa.service.pipeline import build_assistant
+def _ask_lines(assistant: Any, flt: Any, top_k: int | None) -> None:
+    """`ask -`: exactly one JSON line out per line in, blank and undecodable lines included (as the documented
+    error object), and nothing one line does stops the next."""
+    from postqa.service.validation import decode_utf8, line_error
 
+    for raw in sys.stdin.buffer:
+        line = raw.rstrip(b"\r\n")
+        question = line.decode("utf-8", "replace").strip()
+        try:
+            obj = assistant.ask(decode_utf8(line).strip(), flt=flt, top_k=top_k).to_json()
+        except PostqaError as err:
+            obj = line_error(question, err)
+        except Exception as err:  # noqa: BLE001 - one line must not lose the answers to the others
+            obj = line_error(question, RuntimeError(f"internal error ({type(err).__name__}: {err}); the other "
+                                                    "lines are still answered"))
+        print(json.dumps(obj, ensure_ascii=False), flush=True)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from postqa.service.pipeline import build_assistant
+    from postqa.service.validation import build_filter, question_text
+
+    flt = build_filter(args.since, args.until, args.article)  # bad flags fail before any model is loaded
+    if args.question != "-":
+        question_text(args.question)
     settings = load_cli_settings(args)
     assistant = build_assistant(settings)
-    flt = None
-    if args.since or args.until or args.article:
-        from postqa.reading.corpus import parse_date
-
-        flt = SearchFilter(date_from=parse_date(args.since), date_to=parse_date(args.until),
-                           article_ids=frozenset(args.article) if args.article else None)
     if args.question == "-":
-        for line in sys.stdin:
-            if not line.strip():
-                continue
-            try:
-                obj = assistant.ask(line.strip(), flt=flt, top_k=args.top_k).to_json()
-            except PostqaError as err:
-                obj = {"question": line.strip(), "error": str(err)}
-            print(json.dumps(obj, ensure_ascii=False), flush=True)
+        _ask_lines(assistant, flt, args.top_k)
         return 0
     if args.stream and not args.json:
         streamed, answer = "", None

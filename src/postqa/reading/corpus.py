@@ -145,7 +145,11 @@ def read_file(path: Path, article_id: str, result: CorpusReadResult, display: st
     if text is None:
         return []
     if suffix == ".jsonl":
+        before = len(result.problems)
         articles = list(iter_jsonl(path, text, result))
+        if not articles and len(result.problems) == before:  # only blank lines: say so, keep what it had
+            result.problems.append(Problem(safe_str(path), "no JSON lines (the file holds only blank lines)"))
+            result.failed_origins.add(safe_str(path))
         if safe_str(path) in result.failed_origins:
             result.failed_origins.discard(safe_str(path))
             result.failed_origins.add(origin)

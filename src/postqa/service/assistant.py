@@ -18,7 +18,6 @@ from postqa.answering.timeexpr import (
     parse_time_expression,
     without_expression,
 )
-from postqa.core.errors import PostqaError
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit, SearchFilter
 from postqa.index.chunking import split_sentences
 from postqa.index.indexer import load_keyword_index
@@ -40,6 +39,7 @@ from postqa.index.people import (
 from postqa.index.refresh import FollowFingerprint
 from postqa.index.retrieve import HybridRetriever
 from postqa.index.store import ChromaIndex
+from postqa.service.validation import QuestionError, question_text
 
 MAX_QUESTION_CHARS = 1000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -57,13 +57,9 @@ def ingest_running(store_dir: Path) -> str | None:
     return owner[-1]
 
 
-class QuestionError(PostqaError):
-    """The question cannot be asked as it is (empty, too long)."""
-
-
 def clean_question(question: str) -> str:
-    """Strip control characters and surrounding space; refuse empty or over-long questions."""
-    q = _CONTROL.sub(" ", question or "").strip()
+    """Strip control characters and surrounding space; refuse what is not UTF-8 text, empty or over-long."""
+    q = _CONTROL.sub(" ", question_text(question) if question is not None else "").strip()
     q = re.sub(r"\s+", " ", q)
     if not q:
         raise QuestionError("the question is empty; type a question about the news")

@@ -24,6 +24,7 @@ from postqa.interfaces.web.render import (
     status_html,
 )
 from postqa.service.assistant import Assistant
+from postqa.service.validation import build_filter, parse_date_flag
 
 # Shown when the index cannot suggest its own (Assistant.example_questions); clicking one fills the box.
 EXAMPLES = (
@@ -34,29 +35,17 @@ EXAMPLES = (
 )
 MAX_HISTORY = 10  # earlier questions kept per conversation for follow-ups
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def parse_date_field(label: str, raw: str | None) -> date | None:
-    text = (raw or "").strip()
-    if not text:
-        return None
-    try:
-        if not _DATE.match(text):
-            raise ValueError
-        return date.fromisoformat(text)
-    except ValueError:
-        raise PostqaError(f"the date {label} {text[:40]!r} is not a date; use YYYY-MM-DD, e.g. 2020-09-11") from None
+def parse_date_field(label: str, raw: object) -> date | None:
+    """A YYYY-MM-DD date from a filter field; PostqaError naming the field and the value otherwise."""
+    return parse_date_flag(raw, f"the date {label}")
 
 
-def parse_filter(date_from: str | None, date_to: str | None,
-                 article_ids: Sequence[str] | None) -> SearchFilter | None:
-    """A SearchFilter from the UI's fields; PostqaError with the bad value when a date is not YYYY-MM-DD."""
-    start, end = parse_date_field("from", date_from), parse_date_field("to", date_to)
-    if start and end and start > end:
-        raise PostqaError(f"the date range {start} to {end} is empty; put the earlier date first")
-    flt = SearchFilter(start, end, frozenset(article_ids) if article_ids else None)
-    return flt or None
+def parse_filter(date_from: object, date_to: object, article_ids: object) -> SearchFilter | None:
+    """A SearchFilter from the UI's (or the API's) fields; PostqaError with the bad value when a date is not
+    YYYY-MM-DD, the range is inverted, or the articles are not a list of ids (a string is not split)."""
+    return build_filter(date_from, date_to, article_ids, ("the date from", "the date to", "articles"))
 
 
 class AssistantHolder:

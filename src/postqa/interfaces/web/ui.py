@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from postqa.core.config import Settings
+from postqa.core.errors import PostqaError
 from postqa.interfaces.web.chat import AssistantHolder, ChatService, assistant_factory
 from postqa.interfaces.web.render import (
     MAX_SHOWN_QUESTION,
@@ -185,7 +186,14 @@ def _ask_endpoint(service: ChatService) -> Any:
             articles: list[str] | None = None) -> dict[str, Any]:
         """Answer one question. `history`: earlier questions of the conversation (for follow-ups).
         Returns the `postqa ask --json` object, or {"question", "error"}."""
-        reply = service.reply(question, history or [], date_from, date_to, articles)
+        from postqa.service.validation import line_error, question_text, text_list
+
+        try:  # every field checked for its type first: a number is not a question, a string not a list
+            question = question_text(question)
+            history = text_list(history, "history")
+        except PostqaError as err:
+            return line_error(str(question)[:MAX_SHOWN_QUESTION], err)
+        reply = service.reply(question, history, date_from, date_to, articles)
         if reply.answer is None:
             return {"question": question[:MAX_SHOWN_QUESTION], "error": reply.error}
         return reply.answer.to_json()
