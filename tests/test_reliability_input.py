@@ -210,7 +210,7 @@ def test_property_reader_on_arbitrary_unicode_gives_articles_or_problems(tmp_pat
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                   HealthCheck.too_slow])
 @given(name=st.binary(min_size=1, max_size=40).filter(lambda b: b"/" not in b and b"\x00" not in b
-                                                      and b not in (b".", b"..")))
+                                                      and not b.startswith(b".")))  # hidden files are skipped
 def test_property_any_file_name_is_read_or_reported(tmp_path: Path, name: bytes) -> None:
     folder = os.path.join(os.fsencode(tmp_path), b"names")
     os.makedirs(folder, exist_ok=True)
@@ -358,3 +358,41 @@ def test_web_article_list_is_not_split_into_characters() -> None:
 
     with pytest.raises(PostqaError, match="got the string"):
         parse_filter("", "", XINHUA)
+
+
+# ------------------------------------------------------------------------------ config variables
+
+
+@pytest.mark.parametrize("name,closest", [
+    ("POSTQA_STORE_MODE", "POSTQA_STORE__MODE (store.mode)"),
+    ("POSTQA_EMBEDING__MODEL", "POSTQA_EMBEDDING__MODEL (embedding.model)"),
+    ("POSTQA_RETRIEVAL_TOPK", "POSTQA_RETRIEVAL__TOP_K (retrieval.top_k)"),
+    ("POSTQA_SERVER_PORT", "POSTQA_SERVER__PORT (server.port)"),
+    ("postqa_store_port", "POSTQA_STORE__PORT (store.port)"),
+], ids=["one-underscore", "section-typo", "key-typo", "server-port", "lower-case"])
+def test_env_variable_that_looks_like_a_key_gets_a_warning(name: str, closest: str) -> None:
+    from postqa.core.config import env_warnings
+
+    (warning,) = env_warnings({name: "x"})
+    assert warning.startswith(f"{name} is not a postqa setting and is ignored; did you mean {closest}?")
+
+
+@pytest.mark.parametrize("name", ["POSTQA_STORE__MODE", "POSTQA_CONFIG", "POSTQA_CRASH_AT", "POSTQA_EVAL_MODEL",
+                                  "POSTQA_SOMETHING_ELSE", "PATH", "POSTQA_STORE__COLOUR"])
+def test_env_variables_that_are_fine_or_unrelated_get_no_warning(name: str) -> None:
+    from postqa.core.config import env_warnings
+
+    assert env_warnings({name: "x"}) == []
+
+
+def test_cli_prints_the_env_warning_once(store: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POSTQA_")}
+    env.update({"POSTQA_EMBEDDING__PROVIDER": "hash", "POSTQA_EMBEDDING__DIM": "256",
+                "POSTQA_PATHS__CORPUS": str(CORPUS), "POSTQA_PATHS__VECTORSTORE": str(store),
+                "POSTQA_STORE_MODE": "server"})
+    proc = subprocess.run([sys.executable, "-m", "postqa.interfaces.cli", "status"], env=env, cwd=store.parent,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.count("postqa: warning: POSTQA_STORE_MODE is not a postqa setting and is ignored; did you "
+                             "mean POSTQA_STORE__MODE (store.mode)?") == 1, proc.stderr
+    assert "store:       " in proc.stdout  # the setting really was ignored: embedded store used

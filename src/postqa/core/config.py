@@ -270,6 +270,59 @@ def find_config_file(explicit: str | Path | None = None, environ: dict[str, str]
     return local if local.is_file() else None
 
 
+# POSTQA_* variables that are not settings: read by name where they are used.
+NON_SETTING_VARS = frozenset({
+    CONFIG_ENV, "POSTQA_CRASH_AT", "POSTQA_PROGRESS", "POSTQA_MODELS_DIR", "POSTQA_QWEN_DIR", "POSTQA_SHARED",
+    "POSTQA_EVAL_EXTERNAL", "POSTQA_EVAL_MODEL", "POSTQA_EVAL_REPORTS", "POSTQA_NEWS_QA", "POSTQA_TEST_GGUF",
+    "POSTQA_TEST_KEY", "POSTQA_SKIP_BROWSER_SETUP", "POSTQA_UPDATE_SCREENSHOT"})
+_WARNED: set[str] = set()
+
+
+def setting_env_names() -> dict[str, str]:
+    """Every POSTQA_SECTION__KEY variable name a setting answers to, with its dotted key."""
+    out = {}
+    for section, field in Settings.model_fields.items():
+        model = field.annotation
+        for key in getattr(model, "model_fields", {}):
+            out[f"{ENV_PREFIX}{section.upper()}__{key.upper()}"] = f"{section}.{key}"
+    return out
+
+
+def env_warnings(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each POSTQA_* variable that looks like a setting but is none (``POSTQA_STORE_MODE`` with
+    one underscore, ``POSTQA_EMBEDING__MODEL``), naming the closest key: such a variable is otherwise ignored.
+    Unknown keys inside a known section (``POSTQA_STORE__COLOUR``) are already errors; variables that resemble
+    no key are left alone (other tools may use the prefix)."""
+    import difflib
+
+    names = setting_env_names()
+    flat = {name[len(ENV_PREFIX):].replace("__", "_"): name for name in names}
+    sections = {f"{ENV_PREFIX}{s.upper()}__" for s in Settings.model_fields}
+    out = []
+    for raw in sorted(environ):
+        name = raw.upper()
+        if not name.startswith(ENV_PREFIX) or name in names or name in NON_SETTING_VARS:
+            continue
+        if any(name.startswith(s) for s in sections):
+            continue  # validated: an unknown key in a known section is an error naming it
+        close = difflib.get_close_matches(name[len(ENV_PREFIX):].replace("__", "_"), list(flat), n=1, cutoff=0.8)
+        if close:
+            var = flat[close[0]]
+            out.append(f"{raw} is not a postqa setting and is ignored; did you mean {var} ({names[var]})? "
+                       "Settings are POSTQA_SECTION__KEY, with two underscores")
+    return out
+
+
+def _warn_env(environ: Mapping[str, str]) -> None:
+    """Print each env warning once per process, on stderr (the CLI and the web server share this)."""
+    import sys
+
+    for message in env_warnings(environ):
+        if message not in _WARNED:
+            _WARNED.add(message)
+            print(f"postqa: warning: {message}", file=sys.stderr, flush=True)
+
+
 def load_settings(
     config_file: str | Path | None = None,
     environ: dict[str, str] | None = None,
@@ -281,6 +334,7 @@ def load_settings(
     works from any working directory.
     """
     env = dict(os.environ if environ is None else environ)
+    _warn_env(env)
     path = find_config_file(config_file, env)
     settings = _from_sources(path, env, dict(overrides or {}))
     base = path.parent.resolve() if path is not None else Path.cwd()
