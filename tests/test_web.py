@@ -452,3 +452,38 @@ def test_wrong_password_gets_nothing(served_with_login: RunningApp) -> None:
     client = Client(url, auth=("alice", "correct-horse"), verbose=False)
     result = client.predict(XINHUA_Q, api_name="/ask")  # logged in; the index was never built
     assert "postqa ingest" in result["error"]
+
+
+class _FakeAssistant:
+    """Rows as an index that keeps the reader's url and warnings would give them."""
+
+    def articles(self) -> list[dict[str, object]]:
+        return [{"id": "a1", "title": "Harbin hub opens", "date": "2021-03-01", "url": "https://example.org/a1",
+                 "warnings": ["no publication date found near the title"]},
+                {"id": "a2", "title": "Stamp <show>", "date": "2020-01-02", "warnings": []},
+                {"id": "a3", "title": "Undated note", "date": ""}]
+
+    def article(self, article_id: str) -> object:
+        from postqa.core.types import Article
+
+        return Article(article_id, "Harbin hub opens", date(2021, 3, 1), "corpus/a1.txt", "Li Wenbo opened it.") \
+            if article_id == "a1" else None
+
+    def status(self) -> dict[str, object]:
+        return {"embedding": {"model": "m", "dim": 3}, "articles": 3, "articles_with_warnings": 1, "chunks": 3}
+
+
+def test_browse_filters_and_the_article_view_uses_the_index_rows() -> None:
+    service = ChatService(AssistantHolder(_FakeAssistant))  # type: ignore[arg-type]
+    view = service.article("a1", 0, 8, (0, 8))
+    assert 'href="https://example.org/a1"' in view and "no publication date found" in view
+    assert "<mark>Li Wenbo</mark>" in view and "not in the index" in service.article("gone")
+    everything = service.browse()
+    assert everything.count('class="pq-row"') == 3 and "Stamp &lt;show&gt;" in everything
+    assert "⚠ 1 warning" in everything
+    assert service.browse("HUB harbin").count('class="pq-row"') == 1
+    assert service.browse("", "2021-01-01", "").count('class="pq-row"') == 1  # undated ones drop out
+    assert service.browse("", "", "2020-12-31").count('class="pq-row"') == 1
+    assert "YYYY-MM-DD" in service.browse("", "soon")
+    assert "No article matches" in service.browse("nothing like this")
+    assert "3 articles, 1 with warnings" in service.status()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -106,8 +107,10 @@ class Reply:
 class ChatService:
     """Question (+ earlier questions, filters) in, Reply out. Never raises: every failure is a message."""
 
-    def __init__(self, holder: AssistantHolder) -> None:
+    def __init__(self, holder: AssistantHolder, rows_ttl: float = 5.0) -> None:
         self.holder = holder
+        self.rows_ttl = rows_ttl
+        self._rows: tuple[float, dict[str, dict[str, Any]]] = (0.0, {})
 
     def stream(self, question: str, history: Sequence[str] = (), date_from: str | None = None,
                date_to: str | None = None, article_ids: Sequence[str] | None = None,
@@ -185,12 +188,26 @@ class ChatService:
         if found is None:
             return ('<div class="pq-article"><p class="pq-empty">That article is not in the index (it may have '
                     "been removed by a later ingest).</p></div>")
+        row = self.rows().get(found.id, {})
+        if row.get("url") and not found.url:
+            found = replace(found, url=str(row["url"]))
         return article_html(found, start, length, span, self.warnings(found.id))
+
+    def rows(self) -> dict[str, dict[str, Any]]:
+        """The index's article rows by id (title, date, and url and warnings when the index records them),
+        read at most every ``rows_ttl`` seconds."""
+        at, rows = self._rows
+        if not rows or time.monotonic() - at > self.rows_ttl:
+            try:
+                rows = {str(a["id"]): a for a in self.holder.get().articles()}
+            except Exception:  # noqa: BLE001 - the article view still shows the text
+                rows = {}
+            self._rows = (time.monotonic(), rows)
+        return rows
 
     def warnings(self, article_id: str) -> list[str]:
         """The reader's parse warnings for an article, when the index records them."""
-        fn = getattr(self.holder.get(), "article_warnings", None)
-        return list(fn(article_id)) if callable(fn) else []
+        return [str(w) for w in self.rows().get(article_id, {}).get("warnings") or []]
 
     def browse(self, title: str = "", date_from: str = "", date_to: str = "") -> str:
         """The Browse list filtered by a title search (every word, any case) and a date range."""
@@ -208,5 +225,5 @@ class ChatService:
             if (start and d < start.isoformat()) or (end and d > end.isoformat()):
                 continue
             if all(w in (a.get("title") or "").lower() for w in words):
-                rows.append({**a, "warnings": self.warnings(a["id"]) if "warnings" not in a else a["warnings"]})
+                rows.append(a)
         return browse_html(rows, len(arts))

@@ -163,7 +163,7 @@ def article_html(article: Article | None, start: int = -1, length: int = 0,
         return ('<div class="pq-article"><p class="pq-empty">Click "Open article" on a source, or an article '
                 'under Browse, to read it here.</p></div>')
     text = article.text
-    url = original_url(article.source)
+    url = original_url(article.url) or original_url(article.source)
     link = (f' · <a href="{escape_text(url)}" target="_blank" rel="noopener noreferrer nofollow">'
             f"original page</a>") if url else ""
     meta = (f'<div class="pq-meta"><time>{date_text(article.published)}</time> · <span class="pq-source">'
@@ -187,8 +187,8 @@ def status_html(status: dict[str, Any] | None, error: str = "") -> str:
         return f'<div class="pq-status pq-status-error">{escape_text(error)}</div>'
     emb = status.get("embedding") or {}
     articles = f"{status.get('articles', 0)} articles"
-    if status.get("warned") is not None:
-        articles += f", {status['warned']} with warnings"
+    if status.get("articles_with_warnings") is not None:  # recorded by ingests that keep the reader's warnings
+        articles += f", {status['articles_with_warnings']} with warnings"
     parts = [f"model {emb.get('model', '?')} ({emb.get('dim', '?')}d)", articles,
              f"{status.get('chunks', 0)} chunks", f"last ingest {status.get('last_ingest') or 'never'}"]
     if status.get("dirty"):
