@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
 from typing import Any
 
@@ -30,19 +31,26 @@ def _warn(message: str) -> None:
     print(f"postqa web: warning: {message}", file=sys.stderr, flush=True)
 
 
+def _warm_up(holder: AssistantHolder) -> None:
+    try:
+        holder.get().ask("China Post news")
+    except PostqaError as err:
+        _warn(str(err))
+
+
 def serve(settings: Settings, host: str | None = None, port: int | None = None, block: bool = True) -> Any:
     """Start the web chat (blocking unless ``block=False``, which returns the Blocks app)."""
-    from postqa.interfaces.web.ui import CSS, build_app, check_editors
-
     host = host or settings.server.host
     port = port or settings.server.port
     auth = auth_pairs(settings)
     started = time.monotonic()
     holder = AssistantHolder(assistant_factory(settings))
-    try:  # load the model and warm the first query now rather than on a user's first question
-        holder.get().ask("China Post news")
-    except PostqaError as err:
-        _warn(str(err))
+    # load the model and warm the first query now rather than on a user's first question, in a thread: it
+    # overlaps gradio's import (the largest part of start-up); a request that comes first waits for it
+    warm = threading.Thread(target=_warm_up, args=(holder,), name="postqa-warm-up", daemon=True)
+    warm.start()
+    from postqa.interfaces.web.ui import CSS, build_app, check_editors
+
     demo = build_app(settings, holder)
     if host not in _LOOPBACK and not auth:
         _warn(f"listening on {host} without a login; set server.auth")
@@ -58,6 +66,7 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
                     css=CSS, auth_message="postqa: sign in with your staff login", max_file_size=hard_cap)
     except OSError as err:
         raise ConfigError(f"cannot listen on {host}:{port}: {err}; choose another --port") from None
+    warm.join()
     ready = time.monotonic() - started
     print(f"postqa web: chat on http://{host}:{port} (ready in {ready:.1f} s)", flush=True)
     if block:
