@@ -16,6 +16,7 @@ import numpy as np
 from postqa.core.config import ChunkingSettings
 from postqa.core.errors import IngestLockedError, PruneRefusedError
 from postqa.core.types import Article, Chunk
+from postqa.index.catalog import catalog_path, save_catalog
 from postqa.index.chunking import chunk_article
 from postqa.index.embedding import Embedder
 from postqa.index.keyword import BM25Index
@@ -170,6 +171,7 @@ class Indexer:
         self.index = index
         self.keyword_file = keyword_path(store_dir, index.name)
         self.people_file = people_path(store_dir, index.name)
+        self.catalog_file = catalog_path(store_dir, index.name)
         self.max_tokens = min(chunking.max_tokens, embedder.max_tokens)
         self.overlap = chunking.overlap_sentences
         self.batch_chunks = embed_batch_chunks
@@ -213,6 +215,7 @@ class Indexer:
             load_keyword_index(self.index, self.keyword_file, expected=fp)
             report.keyword_rebuilt = True
         refresh_people_index(self.index, self.people_file, fp)  # people and roles, same fingerprint
+        save_catalog(self.catalog_file, fp, ((a.article_id, a.title, a.published) for a in final.values()))
         report.articles_total = len(final)
         report.chunks_total = sum(a.present for a in final.values())
         report.seconds = time.perf_counter() - t0

@@ -19,6 +19,7 @@ from postqa.answering.timeexpr import (
     without_expression,
 )
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit, SearchFilter
+from postqa.index.catalog import catalog_path, load_catalog
 from postqa.index.chunking import split_sentences
 from postqa.index.indexer import load_keyword_index
 from postqa.index.keyword import BM25Index
@@ -333,7 +334,12 @@ class Assistant:
         return list(dict.fromkeys(out))[:n]
 
     def articles(self) -> list[dict[str, str]]:
-        """Every indexed article (id, title, date), newest first: for filters and example questions."""
+        """Every indexed article (id, title, date), newest first: for filters and example questions. From the
+        catalogue the ingest wrote (no scan of every chunk's metadata), else from a scan."""
+        store_dir = self.keyword.path.parent.parent
+        saved = load_catalog(catalog_path(store_dir, self.index.name), str(self.index.state().get("fingerprint", "")))
+        if saved is not None:
+            return saved
         arts = self.index.stored_articles().values()
         return sorted(({"id": a.article_id, "title": a.title, "date": a.published} for a in arts),
                       key=lambda a: (a["date"], a["id"]), reverse=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from postqa.answering.answer import ExtractiveAnswerer
 from postqa.core.config import Settings
+from postqa.index.catalog import catalog_path
 from postqa.index.embedding import Embedder, create_embedder, describe, set_threads
 from postqa.index.indexer import Indexer, IngestLock, IngestReport, ProgressFn, keyword_path
 from postqa.index.people import PeopleSource, people_path
@@ -102,6 +103,7 @@ def _remove_side_indexes(store_dir: Path, name: str) -> None:
     """The keyword and people files derived from a collection go with it."""
     keyword_path(store_dir, name).unlink(missing_ok=True)
     people_path(store_dir, name).unlink(missing_ok=True)
+    catalog_path(store_dir, name).unlink(missing_ok=True)
 
 
 def list_indexes(settings: Settings) -> list[dict[str, Any]]:
