@@ -108,32 +108,68 @@ def batched_indexer_class() -> Any:
     return BatchedIndexer
 
 
+def _changed_copy(obj: dict[str, Any], k: int) -> dict[str, Any]:
+    """Copy k of a real article, changed so that it is not a duplicate: new id and title, and its sentences
+    rotated by k (same vocabulary, different chunks and chunk boundaries)."""
+    import re
+
+    body = str(obj.get("body") or obj.get("text") or "")
+    sents = re.split(r"(?<=[.!?])\s+", body)
+    r = k % max(1, len(sents))
+    out = dict(obj)
+    out["doc_id"] = f"{obj['doc_id']}-c{k}"
+    out["title"] = f"{obj.get('title') or ''} ({k})".strip()
+    out["body" if "body" in obj else "text"] = " ".join(sents[r:] + sents[:r])
+    return out
+
+
 def tier_corpus(data_dir: Path, target_chunks: int, out: Path) -> dict[str, Any]:
-    """A jsonl of real news articles expected to give about ``target_chunks`` chunks: Reuters in file order,
-    then BBC, then Reuters again under new ids ("-dup") if more are needed. Chunks per article measured on
-    this corpus: Reuters 1.61, BBC 3.56."""
+    """A jsonl of real news articles expected to give about ``target_chunks`` chunks: Reuters then BBC in file
+    order, then changed copies of both (see _changed_copy) while more are needed. Chunks per article measured
+    on this corpus: Reuters 1.61, BBC 3.56."""
     per = {"reuters21578.jsonl": 1.61, "bbc_news_2225.jsonl": 3.56}
     est = 0.0
-    counts = {"reuters21578.jsonl": 0, "bbc_news_2225.jsonl": 0, "reuters21578.jsonl (dup)": 0}
+    counts: dict[str, int] = {}
     with out.open("w", encoding="utf-8") as fout:
-        for name, dup in [("reuters21578.jsonl", False), ("bbc_news_2225.jsonl", False), ("reuters21578.jsonl", True)]:
-            with (data_dir / name).open(encoding="utf-8") as fin:
-                for line in fin:
-                    if est >= target_chunks:
-                        break
-                    obj = json.loads(line)
-                    if not (obj.get("body") or obj.get("text")):
-                        continue
-                    if dup:
-                        obj["doc_id"] = f"{obj['doc_id']}-dup"
-                    fout.write(json.dumps(obj) + "\n")
-                    est += per[name]
-                    counts[name + (" (dup)" if dup else "")] += 1
-    return {"articles_by_source": counts}
+        k = 0
+        while est < target_chunks:
+            for name in per:
+                with (data_dir / name).open(encoding="utf-8") as fin:
+                    for line in fin:
+                        if est >= target_chunks:
+                            break
+                        obj = json.loads(line)
+                        if not (obj.get("body") or obj.get("text")):
+                            continue
+                        fout.write(json.dumps(obj if k == 0 else _changed_copy(obj, k)) + "\n")
+                        est += per[name]
+                        key = name + ("" if k == 0 else " (changed copies)")
+                        counts[key] = counts.get(key, 0) + 1
+            k += 1
+    return {"articles_by_source": counts, "copies": k}
+
+
+def make_vector_pool(real: Any, corpus: Path, out: Path, n: int = 600) -> None:
+    """Real vectors of the first ``n`` articles' opening text (the pool synthetic vectors are drawn from)."""
+    import hashlib
+
+    import numpy as np
+
+    texts = []
+    with corpus.open(encoding="utf-8") as fin:
+        for line in fin:
+            obj = json.loads(line)
+            texts.append(f"{obj.get('title', '')}\n{str(obj.get('body') or obj.get('text') or '')[:900]}")
+            if len(texts) >= n:
+                break
+    vecs = real.embed_documents(texts)
+    keys = [hashlib.sha1(t.encode("utf-8")).hexdigest()[:16] for t in texts]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, keys=np.array(keys), vecs=np.asarray(vecs, dtype=np.float32))
 
 
 def build_tier(label: str, target: int, args: argparse.Namespace) -> dict[str, Any]:
-    from postqa.index.embedding import SentenceTransformerEmbedder
+    from postqa.index.embedding import create_embedder
     from postqa.index.indexer import IngestLock
     from postqa.reading.corpus import read_corpus
     from postqa.service.pipeline import index_spec, open_store
@@ -144,7 +180,9 @@ def build_tier(label: str, target: int, args: argparse.Namespace) -> dict[str, A
     corpus = args.workdir / f"tier-{label}.jsonl"
     info = tier_corpus(args.data_dir, target, corpus)
     settings = common.settings_for(store_dir, threads=args.threads)
-    real = SentenceTransformerEmbedder(settings.embedding)
+    real = create_embedder(settings.embedding)  # the ONNX export when it exists: no torch, same tokenizer
+    if not args.vectors.is_file():
+        make_vector_pool(real, corpus, args.vectors)
     emb = LookupEmbedder(real, args.vectors, args.sigma)
     with Timer() as t:
         store = open_store(settings)
@@ -182,7 +220,7 @@ def worker(args: argparse.Namespace) -> None:
     from postqa.index.embedding import create_embedder
 
     settings = common.settings_for(args.store, threads=0, mode=args.mode, port=args.port)
-    embedder = create_embedder(settings.embedding)  # imports sentence-transformers, loads MiniLM
+    embedder = create_embedder(settings.embedding)  # provider "auto": the ONNX export when it exists
     marks["model_loaded"] = time.time() - t_spawn
     assistant = build_assistant(settings, embedder=embedder)  # sets torch threads to 1 for serving
     marks["assistant_built"] = time.time() - t_spawn
@@ -202,8 +240,6 @@ def worker(args: argparse.Namespace) -> None:
         ask(q)
     marks["ready"] = time.time() - t_spawn
     cpu_ready = time.process_time()  # CPU seconds from start to ready (load-independent start-up cost)
-    import torch
-
     mem_ready = common.rss_mb()
     embed_t, retr_t, ask_t = [], [], []
     n_answerable = 0
@@ -232,7 +268,7 @@ def worker(args: argparse.Namespace) -> None:
                 "marks": {k: round(v, 2) for k, v in marks.items()},
                 "mem_ready": mem_ready,
                 "mem_end": common.rss_mb(),
-                "torch_threads": torch.get_num_threads(),
+                "provider": str(getattr(embedder, "provider", "")),
                 "chunks": assistant.index.count(),
                 "embed_query": common.summary_ms(embed_t),
                 "retrieve": common.summary_ms(retr_t),
@@ -246,6 +282,44 @@ def worker(args: argparse.Namespace) -> None:
             }
         )
     )
+
+
+def side_worker(args: argparse.Namespace) -> None:
+    """The ingest-side indexes rebuilt from a store's chunks, each timed, with resident memory after each step
+    (one fresh process, so the peak is theirs). Prints one JSON line."""
+    from postqa.index.keyword import BM25Index
+    from postqa.index.people import PeopleIndex
+    from postqa.index.store import ChromaIndex
+    from postqa.service.pipeline import open_store
+
+    settings = common.settings_for(args.store, threads=1)
+    store = open_store(settings)
+    name, spec, _ = next((n, sp, m) for n, sp, m in store.indexes() if sp is not None)
+    index = ChromaIndex(store, store.client.get_collection(name, embedding_function=None), spec)
+    out: dict[str, Any] = {"rss_start_mb": common.rss_mb()["rss_mb"]}
+    with Timer() as t:
+        articles, fingerprint = index.scan()
+    out.update(scan_s=round(t.seconds, 1), articles=len(articles), rss_after_scan_mb=common.rss_mb()["rss_mb"])
+    with Timer() as t:
+        chunks = list(index.all_chunks())
+    out.update(read_chunks_s=round(t.seconds, 1), chunks=len(chunks), rss_after_read_mb=common.rss_mb()["rss_mb"])
+    with Timer() as t:
+        bm25 = BM25Index.build([c.id for c in chunks], [c.context_text for c in chunks], fingerprint)
+    out.update(bm25_build_s=round(t.seconds, 1), bm25_nnz=int(bm25.scores.nnz), bm25_terms=len(bm25.vocab),
+               rss_after_bm25_mb=common.rss_mb()["rss_mb"])
+    del bm25
+    with Timer() as t:
+        people = PeopleIndex.from_chunks(iter(chunks), fingerprint)
+    out.update(people_build_s=round(t.seconds, 1), people=len(people), peak_rss_mb=common.rss_mb()["peak_rss_mb"])
+    print(json.dumps(out))
+
+
+def run_side(store: Path) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, str(HERE), "--side", "--store", str(store)], capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=7200)
+    if proc.returncode != 0:
+        raise RuntimeError(f"side-index worker failed: {proc.stderr[-3000:]}")
+    return dict(json.loads(proc.stdout.strip().splitlines()[-1]))
 
 
 def free_port() -> int:
@@ -352,6 +426,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=common.DEFAULT_RESULTS / "query.json")
     # worker mode (internal)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--side", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--no-side", action="store_true", help="skip the side-index rebuild measurement")
     ap.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="embedded", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=8000, help=argparse.SUPPRESS)
@@ -360,6 +436,9 @@ def main() -> None:
     args = ap.parse_args()
     if args.worker:
         worker(args)
+        return
+    if args.side:
+        side_worker(args)
         return
     args.vectors = args.vectors or args.workdir / "real_vectors.npz"
     tiers = args.tier or ["1k=1000"]
@@ -379,6 +458,10 @@ def main() -> None:
                 if made.is_file()
                 else {"tier": label, "store": str(store), "real_vectors": "existing store (not built here)"}
             )
+        if not args.no_side:
+            side = run_side(store)
+            builds[-1].update(side)
+            print(f"[side {label}] {side}", file=sys.stderr, flush=True)
         qfile = args.workdir / f"questions-{label}.json"
         qfile.write_text(json.dumps(questions_for(store, args.questions)))
         disk = common.dir_mb(store)
@@ -413,7 +496,7 @@ def main() -> None:
                 "cpu_answer_p95": r.get("cpu_answer", {}).get("p95_ms"),
                 "rss_mb": r["mem_ready"]["rss_mb"],
                 "disk_mb": disk,
-                "torch_threads": r["torch_threads"],
+                "provider": r.get("provider", ""),
                 "errors": len(r.get("errors", [])),
                 "loadavg": la,
                 **server,
@@ -435,6 +518,15 @@ def main() -> None:
     print()
     print(
         common.table(
+            builds,
+            ["tier", "chunks", "scan_s", "read_chunks_s", "bm25_build_s", "bm25_nnz", "rss_after_bm25_mb",
+             "people_build_s", "peak_rss_mb"],
+            "Ingest-side indexes rebuilt from the store (s, MB)",
+        )
+    )
+    print()
+    print(
+        common.table(
             rows,
             [
                 "tier",
@@ -451,7 +543,7 @@ def main() -> None:
                 "rss_mb",
                 "disk_mb",
                 "server_rss_mb",
-                "torch_threads",
+                "provider",
                 "errors",
                 "loadavg",
             ],
