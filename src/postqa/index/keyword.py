@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -73,21 +74,23 @@ class BM25Index:
     @classmethod
     def build(cls, ids: Sequence[str], texts: Sequence[str], fingerprint: str,
               k1: float = 1.2, b: float = 0.75) -> BM25Index:
-        docs = [tokenize(t) for t in texts]
+        # one pass, tokens dropped as soon as counted, postings in typed arrays (4 bytes each): a million chunks
+        # hold ~50M postings, which as Python lists of ints and token lists took several GB
         vocab: dict[str, int] = {}
-        rows, cols, tfs = [], [], []
-        for d, toks in enumerate(docs):
+        rows, cols, tfs, lens = array("i"), array("i"), array("f"), array("f")
+        for d, text in enumerate(texts):
+            toks = tokenize(text)
+            lens.append(len(toks))
             for term, count in Counter(toks).items():
-                t = vocab.setdefault(term, len(vocab))
-                rows.append(t)
+                rows.append(vocab.setdefault(term, len(vocab)))
                 cols.append(d)
                 tfs.append(count)
-        n_docs = len(docs)
-        lengths = np.array([len(t) for t in docs], dtype=np.float32)
+        n_docs = len(lens)
+        lengths = np.frombuffer(lens, dtype=np.float32) if n_docs else np.zeros(0, dtype=np.float32)
         avgdl = float(lengths.mean()) if n_docs else 1.0
-        tf = np.array(tfs, dtype=np.float32)
-        col_idx = np.array(cols, dtype=np.int64)
-        row_idx = np.array(rows, dtype=np.int64)
+        tf = np.frombuffer(tfs, dtype=np.float32) if len(tfs) else np.zeros(0, dtype=np.float32)
+        col_idx = np.frombuffer(cols, dtype=np.int32) if len(cols) else np.zeros(0, dtype=np.int32)
+        row_idx = np.frombuffer(rows, dtype=np.int32) if len(rows) else np.zeros(0, dtype=np.int32)
         df = np.bincount(row_idx, minlength=len(vocab)).astype(np.float32) if len(vocab) else np.zeros(0)
         idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         denom = tf + k1 * (1.0 - b + b * lengths[col_idx] / max(avgdl, 1e-9)) if len(tf) else tf
