@@ -16,8 +16,8 @@ import pytest
 from postqa.core.config import EmbeddingSettings
 from postqa.core.errors import ConfigError, ModelNotAvailableError
 from postqa.index.embedding import create_embedder, resolve_model, weights_fingerprint
+from postqa.index.embedding.export import PROBE_TEXTS, ExportRefusedError, check_reproduces
 from postqa.index.embedding.onnx_runtime import EXPORT_META, OnnxEmbedder, export_name, find_export, read_meta
-from postqa.index.onnx_export import PROBE_TEXTS, ExportRefusedError, check_reproduces
 from tests.conftest import CORPUS, ROOT, XINHUA, make_settings
 
 HEAVY = ("torch", "sentence_transformers", "llama_index", "transformers")
@@ -122,7 +122,7 @@ def test_unreadable_export_says_how_to_redo_it(tmp_path: Path) -> None:
 @pytest.fixture(scope="session")
 def onnx_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A real export of the default model into a private models folder (torch is needed this once)."""
-    from postqa.index.onnx_export import export_model
+    from postqa.index.embedding.export import export_model
 
     base = tmp_path_factory.mktemp("models")
     old = os.environ.get("POSTQA_MODELS_DIR")
@@ -166,7 +166,7 @@ def test_onnx_vectors_equal_sentence_transformers(onnx_models: Path, monkeypatch
 
 @pytest.mark.slow
 def test_export_that_does_not_reproduce_is_refused(tmp_path: Path) -> None:
-    from postqa.index.onnx_export import export_fp32
+    from postqa.index.embedding.export import export_fp32
 
     # the right transformer with the wrong pooling: the probe check must catch it and keep nothing
     with pytest.raises(ExportRefusedError, match="does not reproduce its sentence-transformers vectors"):

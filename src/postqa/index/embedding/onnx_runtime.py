@@ -1,6 +1,6 @@
 """The ONNX embedder: an exported sentence-transformers model run with onnxruntime + tokenizers (no torch).
 
-An export lives in ``models/onnx/<model>-<source fingerprint>[-int8]/`` (see postqa.index.onnx_export): the
+An export lives in ``models/onnx/<model>-<source fingerprint>[-int8]/`` (see postqa.index.embedding.export): the
 transformer as ``model.onnx``, the exact tokenizer sentence-transformers used as ``tokenizer.json``, and
 ``postqa_onnx.json`` with the pooling, truncation and the source weights' fingerprint. A fp32 export carries
 its source model's name and fingerprint, so it opens the index that model built (no re-ingest); an int8
@@ -94,9 +94,10 @@ class OnnxEmbedder:
         if folder is None:
             folder = find_export(settings)
         if folder is None:
-            from postqa.index.onnx_export import export_model
-
-            folder = export_model(settings)  # once: needs torch and sentence-transformers this one time
+            raise ModelNotAvailableError(
+                f"no ONNX export of {settings.model!r} (quantize = {settings.quantize!r}) for its current weights in "
+                f"{', '.join(str(d / 'onnx') for d in models_dirs())}; run `python -m postqa.index.onnx_export` "
+                "(scripts/setup.sh does), or set [embedding] provider = \"auto\"")
         self.folder = folder
         self.meta = read_meta(folder)
         self.name = str(self.meta["name"])

@@ -23,9 +23,15 @@ def _sentence_transformers(settings: EmbeddingSettings) -> Embedder:
 
 
 def _onnx(settings: EmbeddingSettings) -> Embedder:
-    from postqa.index.embedding.onnx_runtime import OnnxEmbedder
+    """The model's ONNX export, made first if it does not exist (that once needs torch)."""
+    from postqa.index.embedding.onnx_runtime import OnnxEmbedder, find_export
 
-    return OnnxEmbedder(settings)
+    folder = find_export(settings)
+    if folder is None:
+        from postqa.index.embedding.export import export_model
+
+        folder = export_model(settings)
+    return OnnxEmbedder(settings, folder)
 
 
 def _auto(settings: EmbeddingSettings) -> Embedder:
@@ -34,8 +40,10 @@ def _auto(settings: EmbeddingSettings) -> Embedder:
     from postqa.index.embedding.onnx_runtime import OnnxEmbedder, find_export
 
     folder = find_export(settings)
-    if folder is not None or settings.quantize != "none":
+    if folder is not None:
         return OnnxEmbedder(settings, folder)
+    if settings.quantize != "none":
+        return _onnx(settings)
     return _sentence_transformers(settings)
 
 
