@@ -91,6 +91,8 @@ def test_auto_serves_from_an_export_and_it_keeps_the_source_identity(tmp_path: P
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POSTQA_MODELS_DIR", str(tmp_path))
     monkeypatch.chdir(tmp_path)
+    # only the test's own folder: the repository's models/ may hold real exports
+    monkeypatch.setattr("postqa.index.embedding.onnx_runtime.models_dirs", lambda: [tmp_path])
     settings = EmbeddingSettings(provider="auto")
     folder = _fake_export(tmp_path, settings)
     assert find_export(settings) == folder
