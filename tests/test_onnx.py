@@ -179,13 +179,17 @@ def test_export_that_does_not_reproduce_is_refused(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_ask_with_onnx_serves_the_sentence_transformers_index_without_torch(
         onnx_models: Path, real_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    from postqa.service.pipeline import ingest
+    from postqa.service.pipeline import build_assistant, ingest
 
-    ingest(real_settings.with_overrides(**{"embedding.provider": "sentence-transformers"}))
+    st_settings = real_settings.with_overrides(**{"embedding.provider": "sentence-transformers"})
+    ingest(st_settings)
+    expected = build_assistant(st_settings).ask(QUESTION)
     store = real_settings.paths.vectorstore
     config = _write_config(tmp_path / "postqa.toml", CORPUS, store, "auto")
     result = _ask_in_subprocess(config, {"POSTQA_MODELS_DIR": str(onnx_models)})
     assert result["rc"] == 0 and result["loaded"] == [], result["loaded"]
     answer = result["answer"]
-    assert isinstance(answer, dict) and "Zhang Yongping" in answer["answer"]
+    # the same index, the same vectors: the same answer and citations as sentence-transformers gives
+    assert isinstance(answer, dict) and answer["answer"] == expected.text
+    assert [c["article_id"] for c in answer["citations"]] == [c.article_id for c in expected.citations]
     assert answer["citations"][0]["article_id"] == XINHUA
