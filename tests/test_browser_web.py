@@ -110,6 +110,12 @@ def test_a_citation_opens_the_whole_article_with_the_passage_in_view(browser: An
         w.page.locator("#pq-browse .pq-open").first.click()
         w.page.locator("#pq-article h2").get_by_text("logistics park").wait_for(timeout=10_000)
         assert "【Harbin】" in w.page.locator("#pq-article h2").inner_text()
+        w.page.get_by_role("tab", name="Browse").click()
+        w.page.locator("#pq-browse-search input, #pq-browse-search textarea").first.fill("daily online")
+        w.page.locator("#pq-browse .pq-row").get_by_text("Daily Online").wait_for(timeout=15_000)
+        assert w.page.locator("#pq-browse .pq-row").count() == 1
+        row = w.page.locator("#pq-browse .pq-row").first.inner_text()
+        assert "People's Daily Online: UK's parcel volumes rise" in row and "&#x27;" not in row
         assert not w.errors and w.hosts == {f"127.0.0.1:{app.port}"}
     finally:
         w.close()
@@ -129,6 +135,8 @@ def test_a_refusal_lists_at_most_three_one_sentence_articles(browser: Any, staff
             assert sentence.count(". ") == 0 and len(sentence) <= 230, item  # one sentence, not the text
         text = last.inner_text()
         assert "&#x27;" not in text and "&amp;" not in text
+        chat = w.page.locator("#pq-chat").inner_text()
+        assert "Jupiter's moon" in chat and "&#x27;" not in chat  # the question echoed, escaped exactly once
         panel = w.page.locator("#pq-sources .pq-src")
         assert 1 <= panel.count() <= 3
     finally:
