@@ -1,328 +1,350 @@
-"""Time expressions in questions ("in May 2019", "last year", "before 2020", "latest") -> a date range."""
+"""Time expressions in questions ("in May 2019", "last week", "latest") -> a TimeIntent: the period a question
+is about. It ranks (a date preference, see ``preference``); it filters only when the question asks what was
+published then ("news from May 2019", "published in 2020")."""
 
 from __future__ import annotations
 
-import calendar
+import functools
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
+from postqa.core.dates import MONTH_PATTERN, month_end, month_name, month_number, month_range, shift_month
 from postqa.core.types import SearchFilter
+from postqa.index.retrieve import DatePreference
 
-MONTHS = {name: i for i, name in enumerate(calendar.month_name) if name} | {
-    "jan": 1, "feb": 2, "mar": 3, "apr": 4, "jun": 6, "jul": 7, "aug": 8, "sep": 9, "sept": 9, "oct": 10,
-    "nov": 11, "dec": 12,
-}
-MONTHS = {k.lower(): v for k, v in MONTHS.items()}
-_MON = r"(?:january|february|march|april|may|june|july|august|september|october|november|december|" \
-       r"jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\.?"
+_MON = MONTH_PATTERN + r"\.?"
 _YEAR = r"(?:19|20)\d{2}"
 _DAY = r"\d{1,2}(?:st|nd|rd|th)?"
-_NUMS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
-         "ten": 10, "twelve": 12, "a": 1, "an": 1}
-
-# One absolute point in time: a day, a month or a year (what "before"/"since"/"between" take).
-_POINT = (rf"(?:(?P<iso>{_YEAR}-\d{{2}}-\d{{2}})"
-          rf"|(?P<d1>{_DAY})\s+(?P<m1>{_MON})(?:,?\s+(?P<y1>{_YEAR}))?"
-          rf"|(?P<m2>{_MON})\s+(?P<d2>{_DAY})(?:,?\s+(?P<y2>{_YEAR}))?(?![\d:])"
-          rf"|(?:(?P<part>early|mid|late)[- ])?(?P<m3>{_MON})(?:\s+(?:of\s+)?(?P<y3>{_YEAR}))?"
-          rf"|(?:(?P<part4>early|mid|late)[- ])?(?P<y4>{_YEAR}))")
+_PART = r"(?:(?:early|mid|late)[- ])?"
+NUMBER_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
+                "nine": 9, "ten": 10, "twelve": 12, "a": 1, "an": 1}
+_N = r"(\d+|" + "|".join(NUMBER_WORDS) + r")"
+# One absolute point in time: a day, a month or a year (what "in", "before", "between" take).
+_POINT = (rf"(?:{_YEAR}-\d{{2}}-\d{{2}}|{_DAY}\s+{_MON}(?:,?\s+{_YEAR})?(?![\w-])"
+          rf"|{_MON}\s+{_DAY}(?:,?\s+{_YEAR})?(?![\d:])|{_PART}{_MON}(?:\s+(?:of\s+)?{_YEAR})?(?![\w-])"
+          rf"|{_PART}{_YEAR})")
+_WEEK = 7
 
 
 @dataclass(frozen=True)
 class TimeIntent:
-    """What a question says about time: a publication-date range, and/or "newest first"."""
+    """What a question says about time: a date range, and/or "newest first"."""
 
     date_from: date | None
     date_to: date | None
-    recency: bool
+    recency: bool  # "latest", "recently", "most recent": the newer the better
     label: str  # "May 2019", "before 2020", "last September (2019-09-01..2019-09-30)", "latest"
     span: tuple[int, int]  # where the expression is in the question
     relative: bool = False  # resolved against the reference date
     bounded: bool = False  # "before"/"after"/"until": an explicit bound, not a period the news is about
+    newest: bool = False  # a superlative ("the latest meeting"): answer from the newest relevant article
+    publication: bool = False  # asks what was published then ("news from 2013"): a filter, not a preference
 
     def range_text(self) -> str:
-        if self.date_from and self.date_to:
-            if self.date_from == self.date_to:
-                return self.date_from.isoformat()
-            return f"{self.date_from.isoformat()} to {self.date_to.isoformat()}"
-        if self.date_from:
-            return f"from {self.date_from.isoformat()}"
-        if self.date_to:
-            return f"up to {self.date_to.isoformat()}"
-        return ""
+        lo, hi = self.date_from, self.date_to
+        if lo and hi:
+            return lo.isoformat() if lo == hi else f"{lo.isoformat()} to {hi.isoformat()}"
+        if lo:
+            return f"from {lo.isoformat()}"
+        return f"up to {hi.isoformat()}" if hi else ""
 
     @property
     def has_range(self) -> bool:
         return bool(self.date_from or self.date_to)
 
 
-# --------------------------------------------------------------------------------------------- helpers
-
-def _month_end(y: int, m: int) -> date:
-    return date(y, m, calendar.monthrange(y, m)[1])
-
-
-def _month_range(y: int, m: int) -> tuple[date, date]:
-    return date(y, m, 1), _month_end(y, m)
-
-
-def _shift_month(y: int, m: int, delta: int) -> tuple[int, int]:
-    idx = y * 12 + (m - 1) + delta
-    return idx // 12, idx % 12 + 1
+@dataclass(frozen=True)
+class _Found:
+    lo: date | None
+    hi: date | None
+    label: str
+    span: tuple[int, int]
+    relative: bool = False
+    bounded: bool = False
 
 
-def _safe_date(y: int, m: int, d: int) -> date | None:
-    try:
-        return date(y, m, d)
-    except ValueError:
-        return None
+# --------------------------------------------------------------------------------- absolute points
 
 
-def _recent_month_year(month: int, reference: date, strictly_before: bool) -> int:
-    """The year of the most recent ``month`` at (or strictly before) the reference's month."""
-    if month < reference.month or (month == reference.month and not strictly_before):
-        return reference.year
-    return reference.year - 1
+@functools.lru_cache(maxsize=16)
+def _date_parser(reference: date) -> Any:
+    from dateparser.date import DateDataParser  # a heavy import: only when a question has a date
+
+    return DateDataParser(languages=["en"], settings={
+        "RELATIVE_BASE": datetime(reference.year, reference.month, reference.day),
+        "PREFER_DATES_FROM": "past", "PREFER_DAY_OF_MONTH": "first"})
 
 
-_PARTS = {"early": (1, 4), "mid": (5, 8), "late": (9, 12)}
+_YEAR_PARTS = {"early": (1, 4), "mid": (5, 8), "late": (9, 12)}
 _MONTH_PARTS = {"early": (1, 10), "mid": (11, 20), "late": (21, 31)}
 
 
-def _point(m: re.Match[str], reference: date) -> tuple[date, date, str, bool] | None:
-    """(first day, last day, label, relative) of one matched _POINT."""
-    g = m.groupdict()
-    if g.get("iso"):
-        y, mo, d = (int(x) for x in g["iso"].split("-"))
-        day = _safe_date(y, mo, d)
-        return (day, day, day.isoformat(), False) if day else None
-    for dk, mk, yk in (("d1", "m1", "y1"), ("d2", "m2", "y2")):
-        if g.get(mk) and g.get(dk):
-            mo = MONTHS[g[mk].lower().rstrip(".")]
-            d = int(re.match(r"\d+", g[dk]).group(0))  # type: ignore[union-attr]
-            relative = not g.get(yk)
-            y = int(g[yk]) if g.get(yk) else _recent_month_year(mo, reference, False)
-            if relative and mo == reference.month and d > reference.day:
-                y -= 1
-            day = _safe_date(y, mo, d)
-            if day is None:
-                return None
-            return day, day, f"{calendar.month_name[mo]} {d}, {y}" if not relative else \
-                f"{calendar.month_name[mo]} {d} ({day.isoformat()})", relative
-    if g.get("m3"):
-        if g["m3"] == "may" and not g.get("y3"):
-            return None  # the verb: "what may happen"
-        mo = MONTHS[g["m3"].lower().rstrip(".")]
-        relative = not g.get("y3")
-        y = int(g["y3"]) if g.get("y3") else _recent_month_year(mo, reference, False)
-        lo, hi = _month_range(y, mo)
-        label = f"{calendar.month_name[mo]} {y}"
-        if g.get("part"):
-            a, b = _MONTH_PARTS[g["part"]]
-            lo, hi = date(y, mo, a), min(hi, date(y, mo, min(b, hi.day)))
-            label = f"{g['part']} {label}"
-        if relative:
-            label = f"{label.replace(f' {y}', '')} ({lo.isoformat()}..{hi.isoformat()})"
-        return lo, hi, label, relative
-    if g.get("y4"):
-        y = int(g["y4"])
-        if g.get("part4"):
-            a, b = _PARTS[g["part4"]]
-            return date(y, a, 1), _month_end(y, b), f"{g['part4']} {y}", False
-        return date(y, 1, 1), date(y, 12, 31), str(y), False
-    return None
+def _with_part(part: str, lo: date, hi: date, period: str) -> tuple[date, date]:
+    if period == "year":
+        a, b = _YEAR_PARTS[part]
+        return date(lo.year, a, 1), month_end(lo.year, b)
+    a, b = _MONTH_PARTS[part]
+    return date(lo.year, lo.month, a), min(hi, date(lo.year, lo.month, min(b, hi.day)))
 
 
-# --------------------------------------------------------------------------------------------- patterns
-
-_BETWEEN = re.compile(rf"\b(?:between|from)\s+(?P<a>{_POINT.replace('?P<', '?P<a_')})"
-                      rf"\s+(?:and|to|until|till|-)\s+(?P<b>{_POINT.replace('?P<', '?P<b_')})", re.IGNORECASE)
-_BOUND = re.compile(rf"\b(?P<op>before|prior to|earlier than|after|later than|since|until|till|up to|by|"
-                    rf"as of|from|starting|no later than)\s+(?:the\s+end\s+of\s+)?(?P<p>{_POINT})",
-                    re.IGNORECASE)
-_IN_POINT = re.compile(rf"\b(?:in|during|throughout|within|on|of|from)\s+"
-                       rf"(?:the\s+(?:month|year)\s+(?:of\s+)?)?(?P<p>{_POINT})", re.IGNORECASE)
-# "May 2019", "17 May 2019", "May 17, 2019", "2019-05-17" anywhere (a bare year only after a preposition)
-_BARE = re.compile(rf"(?P<p>{_POINT})", re.IGNORECASE)
-_RELATIVE = re.compile(
-    r"\b(?P<which>this|last|past|previous|next|coming|current)\s+(?P<unit>year|month|week|quarter)\b"
-    r"|\b(?P<which2>last|past|previous|this|next)\s+(?P<mon>" + _MON + r")(?![\w-])"
-    r"|\b(?:in\s+)?(?:the\s+)?(?:last|past|previous)\s+(?P<n>\d+|" + "|".join(_NUMS) + r")\s+"
-    r"(?P<nunit>days?|weeks?|months?|years?)\b"
-    r"|\b(?P<day>yesterday|today|tonight|the day before yesterday)\b"
-    r"|\b(?P<ago>\d+|" + "|".join(_NUMS) + r")\s+(?P<agounit>days?|weeks?|months?|years?)\s+ago\b",
-    re.IGNORECASE)
-_RECENCY = re.compile(
-    r"\b(?:latest|most\s+recent(?:ly)?|newest|recently|lately|last\s+time|up[- ]to[- ]date)\b"
-    r"|\bthe\s+last\s+(?!(?:year|month|week|quarter|day|days|weeks|months|years|\d|"
-    + "|".join(_NUMS) + "|" + _MON + r")\b)(?=[a-z])",
-    re.IGNORECASE)
+def _point_label(text: str, lo: date, hi: date, period: str, relative: bool) -> str:
+    if period == "day":
+        if re.fullmatch(r"\d{4}-\d\d-\d\d", text):
+            return lo.isoformat()
+        return f"{month_name(lo.month)} {lo.day} ({lo.isoformat()})" if relative else \
+            f"{month_name(lo.month)} {lo.day}, {lo.year}"
+    if period == "year":
+        return text.replace("-", " ")
+    label = f"{month_name(lo.month)}" + ("" if relative else f" {lo.year}")
+    part = text.split()[0].split("-")[0].lower()
+    label = f"{part} {label}" if part in _MONTH_PARTS else label
+    return f"{label} ({lo.isoformat()}..{hi.isoformat()})" if relative else label
 
 
-def _resolve_relative(m: re.Match[str], reference: date) -> tuple[date, date, str] | None:
-    g = m.groupdict()
-    ref = reference
-    if g.get("unit"):
-        which = g["which"].lower()
-        delta = {"this": 0, "current": 0, "last": -1, "past": -1, "previous": -1, "next": 1,
-                 "coming": 1}[which]
-        unit = g["unit"].lower()
-        phrase = f"{which} {unit}"
-        if unit == "year":
-            y = ref.year + delta
-            return date(y, 1, 1), date(y, 12, 31), f"{phrase} ({y})"
-        if unit == "month":
-            y, mo = _shift_month(ref.year, ref.month, delta)
-            lo, hi = _month_range(y, mo)
-            return lo, hi, f"{phrase} ({calendar.month_name[mo]} {y})"
-        if unit == "quarter":
-            q0 = (ref.month - 1) // 3
-            y, mo = _shift_month(ref.year, q0 * 3 + 1, 3 * delta)
-            lo = date(y, mo, 1)
-            hi = _month_end(*_shift_month(y, mo, 2))
-            return lo, hi, f"{phrase} ({lo.isoformat()}..{hi.isoformat()})"
-        monday = ref - timedelta(days=ref.weekday()) + timedelta(weeks=delta)
-        lo, hi = monday, monday + timedelta(days=6)
-        return lo, hi, f"{phrase} ({lo.isoformat()}..{hi.isoformat()})"
-    if g.get("mon"):
-        which = g["which2"].lower()
-        mo = MONTHS[g["mon"].lower().rstrip(".")]
+def point(text: str, reference: date) -> tuple[date, date, str, bool] | None:
+    """(first day, last day, label, relative) of one absolute point ("17 May 2019", "Sept. 2020", "late
+    2019", "September" = the most recent September at the reference date); None when it is none."""
+    text = text.strip()
+    m = re.match(r"(early|mid|late)[- ]", text, re.IGNORECASE)
+    part, body = (m.group(1).lower(), text[m.end():]) if m else ("", text)
+    if body.lower() == "may":
+        return None  # the verb: "what may happen"
+    data = _date_parser(reference).get_date_data(body.replace("-", " ") if not body[:1].isdigit() else body)
+    if data is None or data.date_obj is None or data.period not in ("day", "month", "year"):
+        return None
+    d: date = data.date_obj.date()
+    relative = not re.search(_YEAR, body)
+    lo, hi = (d, d) if data.period == "day" else month_range(d.year, d.month)
+    if data.period == "year":
+        lo, hi = date(d.year, 1, 1), date(d.year, 12, 31)
+    if part:
+        lo, hi = _with_part(part, lo, hi, data.period)
+    return lo, hi, _point_label(text, lo, hi, data.period, relative), relative
+
+
+# --------------------------------------------------------------------------------- finders
+
+_BETWEEN = re.compile(rf"\b(?:between|from)\s+({_POINT})\s+(?:and|to|until|till|-)\s+({_POINT})", re.I)
+_BOUND = re.compile(rf"\b(before|prior to|earlier than|after|later than|since|until|till|up to|by|as of|from|"
+                    rf"starting|no later than)\s+(?:the\s+end\s+of\s+)?({_POINT})", re.I)
+_IN_POINT = re.compile(rf"\b(?:in|during|throughout|within|on|of|from)\s+(?:the\s+(?:month|year)\s+(?:of\s+)?)?"
+                       rf"({_POINT})", re.I)
+_BARE = re.compile(rf"({_POINT})", re.I)
+_UNIT = re.compile(r"\b(this|current|last|past|previous|next|coming)\s+(year|month|week|quarter)\b", re.I)
+_REL_MONTH = re.compile(rf"\b(last|past|previous|this|next)\s+({_MON})(?![\w-])", re.I)
+_LAST_N = re.compile(rf"\b(?:in\s+)?(?:the\s+)?(?:last|past|previous)\s+{_N}\s+(day|week|month|year)s?\b", re.I)
+_AGO = re.compile(rf"\b{_N}\s+(day|week|month|year)s?\s+ago\b", re.I)
+_DAYWORD = re.compile(r"\b(the day before yesterday|yesterday|today|tonight)\b", re.I)
+_RECENCY = re.compile(r"\b(?:latest|most\s+recent(?:ly)?|newest|recently|lately|up[- ]to[- ]date)\b"
+                      rf"|\bthe\s+last\s+(?!(?:year|month|week|quarter|days?|weeks?|months?|years?|\d|"
+                      rf"{'|'.join(NUMBER_WORDS)}|{_MON})\b)(?=[a-z])", re.I)
+_SUPERLATIVE = re.compile(r"\b(?:latest|most\s+recent|newest|last)\b", re.I)
+_PUBLICATION = re.compile(r"\b(?:published|news|articles?|stories|story|headlines|coverage|reported)\b"
+                          r"(?:\s+\w+){0,3}\s*$", re.I)
+_DELTA = {"this": 0, "current": 0, "last": -1, "past": -1, "previous": -1, "next": 1, "coming": 1}
+_UNIT_DAYS = {"day": 1, "week": 7, "month": 30, "year": 365}
+_BEFORE_OPS = ("before", "prior to", "earlier than")
+
+
+def _between(q: str, ref: date) -> Iterator[_Found]:
+    for m in _BETWEEN.finditer(q):
+        a, b = point(m.group(1), ref), point(m.group(2), ref)
+        if a and b:
+            yield _Found(min(a[0], b[0]), max(a[1], b[1]), f"between {a[2]} and {b[2]}", m.span(),
+                         a[3] or b[3], True)
+
+
+def _bounds(q: str, ref: date) -> Iterator[_Found]:
+    for m in _BOUND.finditer(q):
+        op, p = m.group(1).lower(), point(m.group(2), ref)
+        if p is None or (op == "from" and not re.match(r"\s+(?:on|onwards)\b", q[m.end():])):
+            continue  # "news from May 2019" is about May 2019 (an "in" point); "from 2019 on" is a bound
+        lo, hi, label, rel = p
+        if op in _BEFORE_OPS:
+            yield _Found(None, lo - timedelta(days=1), f"{op} {label}", m.span(), rel, True)
+        elif op in ("after", "later than"):
+            yield _Found(hi + timedelta(days=1), None, f"{op} {label}", m.span(), rel, True)
+        elif op in ("since", "from", "starting"):
+            yield _Found(lo, None, f"{op} {label}", m.span(), rel, True)
+        else:  # until, till, up to, by, as of, no later than
+            yield _Found(None, hi, f"{op} {label}", m.span(), rel, True)
+
+
+def _unit_window(unit: str, delta: int, ref: date) -> tuple[date, date, str]:
+    """This/last/next year, month, quarter or week (Monday to Sunday) around ``ref``."""
+    if unit == "year":
+        return date(ref.year + delta, 1, 1), date(ref.year + delta, 12, 31), str(ref.year + delta)
+    if unit == "month":
+        y, mo = shift_month(ref.year, ref.month, delta)
+        return *month_range(y, mo), f"{month_name(mo)} {y}"
+    if unit == "quarter":
+        y, mo = shift_month(ref.year, (ref.month - 1) // 3 * 3 + 1, 3 * delta)
+        lo, hi = date(y, mo, 1), month_end(*shift_month(y, mo, 2))
+    else:
+        lo = ref - timedelta(days=ref.weekday()) + timedelta(weeks=delta)
+        hi = lo + timedelta(days=6)
+    return lo, hi, f"{lo.isoformat()}..{hi.isoformat()}"
+
+
+def _units(q: str, ref: date) -> Iterator[_Found]:
+    for m in _UNIT.finditer(q):
+        which, unit = m.group(1).lower(), m.group(2).lower()
+        lo, hi, detail = _unit_window(unit, _DELTA[which], ref)
+        yield _Found(lo, hi, f"{which} {unit} ({detail})", m.span(), True)
+
+
+def _relative_months(q: str, ref: date) -> Iterator[_Found]:
+    for m in _REL_MONTH.finditer(q):
+        which, mo = m.group(1).lower(), month_number(m.group(2)) or 1
         if which == "this":
             y = ref.year
         elif which == "next":
             y = ref.year if mo > ref.month else ref.year + 1
+        else:  # the last such month strictly before the reference's month
+            y = ref.year if mo < ref.month else ref.year - 1
+        lo, hi = month_range(y, mo)
+        yield _Found(lo, hi, f"{which} {month_name(mo)} ({lo.isoformat()}..{hi.isoformat()})", m.span(), True)
+
+
+def _count(word: str) -> int:
+    return int(word) if word.isdigit() else NUMBER_WORDS.get(word.lower(), 1)
+
+
+def _last_n(q: str, ref: date) -> Iterator[_Found]:
+    for m in _LAST_N.finditer(q):
+        n, unit = _count(m.group(1)), m.group(2).lower()
+        lo = ref - timedelta(days=_UNIT_DAYS[unit] * n)
+        yield _Found(lo, ref, f"the last {n} {unit}{'s' if n != 1 else ''} ({lo.isoformat()}..{ref.isoformat()})",
+                     m.span(), True)
+
+
+def _ago(q: str, ref: date) -> Iterator[_Found]:
+    """"two years ago" is that whole year, "three months ago" that month, "a week ago" that week."""
+    for m in _AGO.finditer(q):
+        n, unit = _count(m.group(1)), m.group(2).lower()
+        phrase = f"{n} {unit}{'s' if n != 1 else ''} ago"
+        if unit in ("year", "month"):
+            y, mo = shift_month(ref.year, ref.month, -n * (12 if unit == "year" else 1))
+            lo, hi = (date(y, 1, 1), date(y, 12, 31)) if unit == "year" else month_range(y, mo)
+            detail = str(y) if unit == "year" else f"{month_name(mo)} {y}"
         else:
-            y = _recent_month_year(mo, ref, strictly_before=True)
-        lo, hi = _month_range(y, mo)
-        return lo, hi, f"{which} {calendar.month_name[mo]} ({lo.isoformat()}..{hi.isoformat()})"
-    if g.get("n") or g.get("ago"):
-        raw = (g.get("n") or g.get("ago") or "").lower()
-        n = int(raw) if raw.isdigit() else _NUMS.get(raw, 1)
-        unit = (g.get("nunit") or g.get("agounit") or "").lower().rstrip("s")
-        days = {"day": 1, "week": 7, "month": 30, "year": 365}[unit] * n
-        if g.get("n"):
-            lo, hi = ref - timedelta(days=days), ref
-            return lo, hi, f"the last {n} {unit}{'s' if n != 1 else ''} ({lo.isoformat()}..{hi.isoformat()})"
-        if unit in ("year", "month"):  # "two years ago" is that whole year/month
-            if unit == "year":
-                y = ref.year - n
-                return date(y, 1, 1), date(y, 12, 31), f"{n} year{'s' if n != 1 else ''} ago ({y})"
-            y, mo = _shift_month(ref.year, ref.month, -n)
-            lo, hi = _month_range(y, mo)
-            return lo, hi, f"{n} month{'s' if n != 1 else ''} ago ({calendar.month_name[mo]} {y})"
-        day = ref - timedelta(days=days)
-        lo, hi = (day, day) if unit == "day" else (day - timedelta(days=day.weekday()),
-                                                    day - timedelta(days=day.weekday()) + timedelta(days=6))
-        return lo, hi, f"{raw} {unit}{'s' if n != 1 else ''} ago ({lo.isoformat()}..{hi.isoformat()})"
-    if g.get("day"):
-        word = g["day"].lower()
-        back = {"today": 0, "tonight": 0, "yesterday": 1, "the day before yesterday": 2}[word]
-        d = ref - timedelta(days=back)
-        return d, d, f"{word} ({d.isoformat()})"
+            day = ref - timedelta(days=_UNIT_DAYS[unit] * n)
+            lo = day if unit == "day" else day - timedelta(days=day.weekday())
+            hi = day if unit == "day" else lo + timedelta(days=6)
+            detail = f"{lo.isoformat()}..{hi.isoformat()}"
+        yield _Found(lo, hi, f"{phrase} ({detail})", m.span(), True)
+
+
+def _day_words(q: str, ref: date) -> Iterator[_Found]:
+    back = {"today": 0, "tonight": 0, "yesterday": 1, "the day before yesterday": 2}
+    for m in _DAYWORD.finditer(q):
+        word = m.group(1).lower()
+        d = ref - timedelta(days=back[word])
+        yield _Found(d, d, f"{word} ({d.isoformat()})", m.span(), True)
+
+
+def _in_points(q: str, ref: date) -> Iterator[_Found]:
+    for m in _IN_POINT.finditer(q):
+        p = point(m.group(1), ref)
+        if p:
+            yield _Found(p[0], p[1], p[2], m.span(1), p[3])
+
+
+def _bare_points(q: str, ref: date) -> Iterator[_Found]:
+    """A date anywhere ("May 2019 meetings"), but not a bare year or month: "the 2019 ... Project" names a
+    project, "May" may be the verb."""
+    for m in _BARE.finditer(q):
+        text = m.group(1)
+        if re.search(r"\d", text) and not re.fullmatch(rf"{_PART}{_YEAR}", text, re.I):
+            p = point(text, ref)
+            if p:
+                yield _Found(p[0], p[1], p[2], m.span(1), p[3])
+
+
+_FINDERS: tuple[Callable[[str, date], Iterator[_Found]], ...] = (
+    _between, _bounds, _units, _relative_months, _last_n, _ago, _day_words, _in_points, _bare_points)
+
+
+# --------------------------------------------------------------------------------- parsing
+
+
+def _free(span: tuple[int, int], taken: list[tuple[int, int]]) -> bool:
+    return all(span[1] <= a or span[0] >= b for a, b in taken)
+
+
+def _union(found: list[_Found]) -> tuple[date | None, date | None]:
+    """The smallest range covering every expression; an open side stays open."""
+    lows, highs = [f.lo for f in found], [f.hi for f in found]
+    lo = None if None in lows else min(x for x in lows if x is not None)
+    hi = None if None in highs else max(x for x in highs if x is not None)
+    return lo, hi
+
+
+def parse_time_expression(question: str, reference: date) -> TimeIntent | None:
+    """The time the question is about, resolved against ``reference`` (the date it was asked, or the newest
+    article's date). Several expressions are united ("in 2019 and 2020" -> 2019-01-01..2020-12-31);
+    "latest", "recently" set ``recency``. None: no time expression."""
+    taken: list[tuple[int, int]] = []
+    found: list[_Found] = []
+    for finder in _FINDERS:
+        for f in finder(question, reference):
+            if _free(f.span, taken):
+                found.append(f)
+                taken.append(f.span)
+    recency = next((m for m in _RECENCY.finditer(question) if _free(m.span(), taken)), None)
+    if recency is not None and not found:
+        newest = bool(_SUPERLATIVE.match(recency.group(0)))
+        return TimeIntent(None, None, True, "latest", recency.span(), newest=newest)
+    if not found:
+        return None
+    found.sort(key=lambda f: f.span)
+    lo, hi = _union(found)
+    label = ("latest, " if recency is not None else "") + " and ".join(f.label for f in found)
+    span = (found[0].span[0], max(f.span[1] for f in found))
+    publication = bool(_PUBLICATION.search(question[:span[0]])) or bool(re.search(r"\bpublished\b", question, re.I))
+    return TimeIntent(lo, hi, recency is not None, label, span, relative=any(f.relative for f in found),
+                      bounded=all(f.bounded for f in found),
+                      newest=recency is not None and bool(_SUPERLATIVE.match(recency.group(0))),
+                      publication=publication)
+
+
+# --------------------------------------------------------------------------------- preferences
+
+REPORTING_LAG = timedelta(days=7)  # news about a period is published up to this long after it
+RECENT = timedelta(days=30)  # "recently", "latest": the month before the reference date
+BOUND_SCALE = timedelta(days=30)  # how fast articles fade beyond an explicit bound ("before 2020")
+
+
+def _years_named(lo: date | None, hi: date | None) -> tuple[str, ...]:
+    """The years a passage may name to count as being about the period ("2013" for "in 2013")."""
+    if lo is None or hi is None or hi.year - lo.year > 2:
+        return ()
+    return tuple(str(y) for y in range(lo.year, hi.year + 1))
+
+
+def preference(intent: TimeIntent, reference: date | None) -> DatePreference | None:
+    """The ranking preference for ``intent``: articles of the period (and, for a period the news is about,
+    of the months after it, or passages that name its year) first; others fade with their distance from it.
+    Relative periods and "recently" resolve against ``reference``. None: nothing to prefer."""
+    if intent.has_range:
+        lo, hi = intent.date_from, intent.date_to
+        if intent.bounded:
+            return DatePreference(lo, hi, timedelta(0), BOUND_SCALE)
+        length = (hi - lo) if lo and hi else timedelta(0)
+        mentions = () if intent.relative else _years_named(lo, hi)
+        return DatePreference(lo, hi, max(REPORTING_LAG, length / 2), max(timedelta(days=_WEEK), length),
+                              mentions)
+    if intent.recency and reference is not None:
+        return DatePreference(reference - RECENT, reference, timedelta(0), RECENT)
     return None
 
 
-# --------------------------------------------------------------------------------------------- parsing
-
-def parse_time_expression(question: str, reference: date) -> TimeIntent | None:
-    """The time the question is about, resolved against ``reference`` (e.g. the newest article's date).
-
-    Several expressions are united into one range ("in 2019 and 2020" -> 2019-01-01..2020-12-31);
-    "latest"/"most recent" set ``recency``. A bare year counts only after a preposition ("in 2019"),
-    so that "the 2019 Automobile ... Project" names a project, not a date. None: no time expression.
-    """
-    q = question
-    taken: list[tuple[int, int]] = []
-    found: list[tuple[date | None, date | None, str, tuple[int, int], bool, bool]] = []
-
-    def free(a: int, b: int) -> bool:
-        return all(b <= s or a >= e for s, e in taken)
-
-    for m in _BETWEEN.finditer(q):
-        a = _point(_sub(m, "a_"), reference)
-        b = _point(_sub(m, "b_"), reference)
-        if a and b and free(*m.span()):
-            lo, hi = min(a[0], b[0]), max(a[1], b[1])
-            found.append((lo, hi, f"between {a[2]} and {b[2]}", m.span(), a[3] or b[3], True))
-            taken.append(m.span())
-    for m in _BOUND.finditer(q):
-        if not free(*m.span()):
-            continue
-        op = m.group("op").lower()
-        p = _point(_sub(m, ""), reference)
-        if p is None:
-            continue
-        lo, hi, label, rel = p
-        if op == "from" and not re.match(r"\s+(?:on|onwards)\b", q[m.end():]):
-            continue  # "news from May 2019" is about May 2019 (handled below); "from 2019 on" is a bound
-        if op in ("before", "prior to", "earlier than"):
-            rng: tuple[date | None, date | None] = (None, lo - timedelta(days=1))
-        elif op in ("after", "later than"):
-            rng = (hi + timedelta(days=1), None)
-        elif op in ("since", "from", "starting"):
-            rng = (lo, None)
-        else:  # until, till, up to, by, as of, no later than
-            rng = (None, hi)
-        found.append((rng[0], rng[1], f"{op} {label}", m.span(), rel, True))
-        taken.append(m.span())
-    for m in _RELATIVE.finditer(q):
-        if not free(*m.span()):
-            continue
-        r = _resolve_relative(m, reference)
-        if r:
-            found.append((r[0], r[1], r[2], m.span(), True, False))
-            taken.append(m.span())
-    for m in _IN_POINT.finditer(q):
-        if not free(*m.span("p")):
-            continue
-        p = _point(_sub(m, ""), reference)
-        if p:
-            found.append((p[0], p[1], p[2], m.span("p"), p[3], False))
-            taken.append(m.span("p"))
-    for m in _BARE.finditer(q):
-        g = m.groupdict()
-        if not free(*m.span()) or g.get("y4") or (g.get("m3") and not g.get("y3")):
-            continue  # a bare year or a bare month name ("May", "march") is not enough on its own
-        p = _point(m, reference)
-        if p:
-            found.append((p[0], p[1], p[2], m.span(), p[3], False))
-            taken.append(m.span())
-    recency_m = None
-    for m in _RECENCY.finditer(q):
-        if free(*m.span()):
-            recency_m = m
-            break
-    if not found and recency_m is None:
-        return None
-    if not found:
-        assert recency_m is not None
-        return TimeIntent(None, None, True, "latest", (recency_m.start(), recency_m.end()))
-    found.sort(key=lambda f: f[3])
-    lows = [f[0] for f in found]
-    highs = [f[1] for f in found]
-    lo_d = None if any(x is None for x in lows) else min(x for x in lows if x is not None)
-    hi_d = None if any(x is None for x in highs) else max(x for x in highs if x is not None)
-    label = " and ".join(f[2] for f in found)
-    if recency_m is not None:
-        label = f"latest, {label}"
-    span = (min(f[3][0] for f in found), max(f[3][1] for f in found))
-    return TimeIntent(lo_d, hi_d, recency_m is not None, label, span,
-                      relative=any(f[4] for f in found), bounded=all(f[5] for f in found))
-
-
-class _Sub:
-    """A view of a match's groups with a prefix removed (the two points of "between X and Y")."""
-
-    def __init__(self, m: re.Match[str], prefix: str) -> None:
-        self._d = {k[len(prefix):]: v for k, v in m.groupdict().items() if k.startswith(prefix)}
-
-    def groupdict(self) -> dict[str, str | None]:
-        return self._d
-
-
-def _sub(m: re.Match[str], prefix: str) -> re.Match[str]:
-    return _Sub(m, prefix)  # type: ignore[return-value]
+def asked_on_preference(as_of: date) -> DatePreference:
+    """A question asked on ``as_of`` is about news up to that day: later articles fade (none is removed)."""
+    return DatePreference(None, as_of, timedelta(0), RECENT)
 
 
 _GENERIC = re.compile(
@@ -350,11 +372,6 @@ def is_generic_news_question(question: str, intent: TimeIntent | None) -> bool:
     q = without_expression(question, intent) if intent is not None else question
     q = re.sub(r"\b(?:latest|most recent|newest|last|recent|recently)\s*", "", q, flags=re.IGNORECASE)
     return bool(_GENERIC.match(q.rstrip("?. ")))
-
-
-# --------------------------------------------------------------------------------------------- filters
-
-REPORTING_LAG = timedelta(days=7)  # news about a period is published up to this long after it
 
 
 def intent_filter(intent: TimeIntent, flt: SearchFilter | None) -> SearchFilter:
@@ -392,5 +409,5 @@ def describe(intent: TimeIntent, reference: date | None, reference_source: str,
     return ", ".join(parts)
 
 
-__all__ = ["TimeIntent", "parse_time_expression", "intent_filter", "describe", "REPORTING_LAG",
-           "is_generic_news_question", "without_expression"]
+__all__ = ["TimeIntent", "parse_time_expression", "intent_filter", "describe", "REPORTING_LAG", "RECENT",
+           "is_generic_news_question", "without_expression", "preference", "asked_on_preference", "point"]

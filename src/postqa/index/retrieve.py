@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
 
 import numpy as np
 
@@ -19,6 +22,49 @@ def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, 
         for rank, cid in enumerate(ranking, start=1):
             fused[cid] = fused.get(cid, 0.0) + 1.0 / (k + rank)
     return fused
+
+
+@dataclass(frozen=True)
+class DatePreference:
+    """Rank articles of a period first, never drop the others: a chunk published in ``[lo, hi + grace]`` (an
+    open side is unbounded), or whose text names one of ``mentions`` ("2013"), weighs 1; others fade with
+    their distance ``d`` from that window as ``1 / (1 + (d / scale)^2)``, down to ``floor``; an undated one
+    weighs ``undated``."""
+
+    lo: date | None
+    hi: date | None
+    grace: timedelta = timedelta(0)
+    scale: timedelta = timedelta(days=30)
+    mentions: tuple[str, ...] = ()
+    floor: float = 0.2
+    undated: float = 0.5
+
+    def window(self) -> tuple[date | None, date | None]:
+        return self.lo, (self.hi + self.grace) if self.hi else None
+
+    def distance(self, day: date) -> int:
+        lo, hi = self.window()
+        if lo is not None and day < lo:
+            return (lo - day).days
+        return (day - hi).days if hi is not None and day > hi else 0
+
+    def weight(self, chunk: Chunk) -> float:
+        if self.mentions and any(re.search(rf"\b{re.escape(m)}\b", chunk.text) for m in self.mentions):
+            return 1.0
+        if chunk.published is None:
+            return self.undated
+        d = self.distance(chunk.published) / max(1, self.scale.days)
+        return max(self.floor, 1.0 / (1.0 + d * d))
+
+    def as_filter(self, flt: SearchFilter | None) -> SearchFilter:
+        """The window as a filter (intersected with ``flt``): where the extra in-window candidates come from."""
+        lo, hi = self.window()
+        base = flt or SearchFilter()
+        if base.date_from and (lo is None or base.date_from > lo):
+            lo = base.date_from
+        if base.date_to and (hi is None or base.date_to < hi):
+            hi = base.date_to
+        return replace(base, date_from=lo, date_to=hi)
 
 
 def diversify(ordered: list[str], article_of: Callable[[str], str], top_k: int, max_per_article: int) -> list[str]:
@@ -50,30 +96,55 @@ class HybridRetriever:
         self.settings = settings
 
     def retrieve(self, query: str, top_k: int | None = None, flt: SearchFilter | None = None,
-                 mode: str | None = None) -> list[Hit]:
-        """Top chunks for ``query``; ``mode`` = "hybrid" | "dense" | "keyword" (default from settings)."""
+                 mode: str | None = None, prefer: DatePreference | None = None) -> list[Hit]:
+        """Top chunks for ``query``; ``mode`` = "hybrid" | "dense" | "keyword" (default from settings).
+
+        ``flt`` removes candidates; ``prefer`` only reorders them: the preferred window's own best chunks join
+        the candidates (so a relevant article of the period is there to be ranked) and every fused score is
+        weighed by ``prefer.weight``. A preference never leaves fewer candidates than no preference."""
         s = self.settings
         k = top_k or s.top_k
         mode = mode or ("hybrid" if s.hybrid else "dense")
         n_cand = max(s.candidates, k * 3)
-        dense: list[tuple[Chunk, float]] = []
-        if mode in ("hybrid", "dense"):
-            dense = self.index.query(self.embed_query(query), n_cand, flt or None)
-        chunks: dict[str, Chunk] = {c.id: c for c, _ in dense}
-        dense_score = {c.id: score for c, score in dense}
-        dense_rank = {c.id: i for i, (c, _) in enumerate(dense, start=1)}
-        kw_rank: dict[str, int] = {}
-        if mode in ("hybrid", "keyword"):
-            bm25 = self.keyword()
-            if bm25 is not None and len(bm25):
-                found = bm25.search(query, n_cand * (3 if flt else 1))
-                missing = [cid for cid, _ in found if cid not in chunks]
-                chunks.update(self.index.get_chunks(missing))
-                kept = [cid for cid, _ in found if cid in chunks and (not flt or flt.accepts(chunks[cid]))]
-                kw_rank = {cid: i for i, cid in enumerate(kept[:n_cand], start=1)}
-        rankings = [sorted(dense_rank, key=dense_rank.__getitem__), sorted(kw_rank, key=kw_rank.__getitem__)]
-        fused = reciprocal_rank_fusion([r for r in rankings if r], s.rrf_k)
+        chunks: dict[str, Chunk] = {}
+        dense_score: dict[str, float] = {}
+        dense: list[list[str]] = []
+        keyword: list[list[str]] = []
+        for scope in [flt] if prefer is None else [flt, prefer.as_filter(flt)]:
+            if mode in ("hybrid", "dense"):
+                dense.append(self._dense(query, n_cand, scope, chunks, dense_score))
+            if mode in ("hybrid", "keyword"):
+                keyword.append(self._keyword(query, n_cand, scope, chunks))
+        fused = reciprocal_rank_fusion([r for r in dense + keyword if r], s.rrf_k)
+        if prefer is not None:
+            fused = {cid: score * prefer.weight(chunks[cid]) for cid, score in fused.items()}
         ordered = sorted(fused, key=lambda cid: (-fused[cid], cid))
         chosen = diversify(ordered, lambda cid: chunks[cid].article_id, k, s.max_per_article)
+        dense_rank, kw_rank = _first_ranks(dense), _first_ranks(keyword)
         return [Hit(chunk=chunks[cid], score=fused[cid], dense_score=dense_score.get(cid),
                     dense_rank=dense_rank.get(cid), keyword_rank=kw_rank.get(cid)) for cid in chosen]
+
+    def _dense(self, query: str, n: int, flt: SearchFilter | None, chunks: dict[str, Chunk],
+               scores: dict[str, float]) -> list[str]:
+        found = self.index.query(self.embed_query(query), n, flt or None)
+        for c, score in found:
+            chunks[c.id] = c
+            scores[c.id] = score
+        return [c.id for c, _ in found]
+
+    def _keyword(self, query: str, n: int, flt: SearchFilter | None, chunks: dict[str, Chunk]) -> list[str]:
+        bm25 = self.keyword()
+        if bm25 is None or not len(bm25):
+            return []
+        found = bm25.search(query, n * (3 if flt else 1))
+        chunks.update(self.index.get_chunks([cid for cid, _ in found if cid not in chunks]))
+        return [cid for cid, _ in found if cid in chunks and (not flt or flt.accepts(chunks[cid]))][:n]
+
+
+def _first_ranks(rankings: list[list[str]]) -> dict[str, int]:
+    """Each id's rank (from 1) in the first ranking that has it."""
+    out: dict[str, int] = {}
+    for ranking in rankings:
+        for rank, cid in enumerate(ranking, start=1):
+            out.setdefault(cid, rank)
+    return out

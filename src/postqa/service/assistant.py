@@ -12,10 +12,13 @@ from typing import Any
 
 from postqa.answering.answer import NOT_COVERED, ExtractiveAnswerer, is_follow_up
 from postqa.answering.timeexpr import (
+    TimeIntent,
+    asked_on_preference,
     describe,
     intent_filter,
     is_generic_news_question,
     parse_time_expression,
+    preference,
     without_expression,
 )
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit, SearchFilter
@@ -38,7 +41,7 @@ from postqa.index.people import (
     with_as_of,
 )
 from postqa.index.refresh import FollowFingerprint
-from postqa.index.retrieve import HybridRetriever
+from postqa.index.retrieve import DatePreference, HybridRetriever
 from postqa.index.store import ChromaIndex
 from postqa.service.validation import QuestionError, question_text
 
@@ -125,28 +128,47 @@ class Assistant:
         return question, ""
 
     def ask(self, question: str, history: Sequence[str] = (), flt: SearchFilter | None = None,
-            top_k: int | None = None) -> Answer:
-        q, answer = self._extractive(question, history, flt, top_k)
+            top_k: int | None = None, as_of: date | None = None) -> Answer:
+        """The answer to ``question`` (after ``history``, the earlier questions of the conversation), asked on
+        ``as_of`` (what "this week" and "recently" mean; default: [answer] reference_date)."""
+        q, answer = self._extractive(question, history, flt, top_k, as_of)
         if self.generator is not None and answer.hits:
             answer = self.generator.refine(answer)
         return self.finish(q, answer)
 
     def _extractive(self, question: str, history: Sequence[str], flt: SearchFilter | None,
-                    top_k: int | None) -> tuple[str, Answer]:
+                    top_k: int | None, as_of: date | None = None) -> tuple[str, Answer]:
         """The cleaned question and its extractive (news-aware) answer: what ask and stream both start from."""
         q = clean_question(question)
         check_top_k(top_k)
         query, context = self.retrieval_query(q, clean_history(history))
-        return q, self.news_answer(q, query, context, flt, top_k)
+        story = self._story_answer(q, query, context, flt, top_k, as_of) if context else None
+        return q, story or self.news_answer(q, query, context, flt, top_k, as_of)
+
+    def _story_answer(self, q: str, query: str, context: str, flt: SearchFilter | None, top_k: int | None,
+                      as_of: date | None) -> Answer | None:
+        """A follow-up stays with the story: answered from the article the previous answer came from, when
+        that article answers it; None otherwise (then every article is searched)."""
+        previous = self.news_answer(context, context, "", flt, None, as_of)
+        if not previous.answerable or not previous.citations:
+            return None
+        aid = previous.citations[0].article_id
+        ids = frozenset({aid}) if flt is None or flt.article_ids is None else flt.article_ids & {aid}
+        hits = self.retriever.retrieve(query, top_k=top_k, flt=replace(flt or SearchFilter(), article_ids=ids))
+        answer = self.answerer.answer(q, hits, context=context) if hits else None
+        if answer is None or not answer.answerable:
+            return None
+        return replace(answer, note="; ".join(x for x in (answer.note, f"from the article of the previous answer "
+                                                                        f"({aid})") if x))
 
     def stream(self, question: str, history: Sequence[str] = (), flt: SearchFilter | None = None,
-               top_k: int | None = None) -> Iterator[tuple[str, Answer | None]]:
+               top_k: int | None = None, as_of: date | None = None) -> Iterator[tuple[str, Answer | None]]:
         """Like ``ask``, as a stream: ``(text increment, None)`` pairs, then ``("", final Answer)``.
 
         With a generator only checked sentences are streamed; the final Answer is the authority (it may be
         the extractive fallback, with a note): render it last, replacing the streamed text.
         """
-        q, answer = self._extractive(question, history, flt, top_k)
+        q, answer = self._extractive(question, history, flt, top_k, as_of)
         if self.generator is not None and answer.hits and hasattr(self.generator, "stream_refine"):
             yield from self.generator.stream_refine(answer)
             return
@@ -180,9 +202,12 @@ class Assistant:
             self._newest = (fp, date.fromisoformat(newest) if newest else None)
         return self._newest[1]
 
-    def reference_date(self) -> tuple[date | None, str]:
-        """(date, what it is) that relative expressions ("last year") resolve against: [answer]
-        reference_date = "newest" (the newest article's date), "today", or a YYYY-MM-DD date."""
+    def reference_date(self, as_of: date | None = None) -> tuple[date | None, str]:
+        """(date, what it is) that relative expressions ("last year") resolve against: the date the question
+        was asked (``as_of``), else [answer] reference_date = "newest" (the newest article's date), "today",
+        or a YYYY-MM-DD date."""
+        if as_of is not None:
+            return as_of, "the date asked"
         setting = str(getattr(self.answerer.settings, "reference_date", "newest"))
         if setting == "today":
             return date.today(), "today"
@@ -191,44 +216,56 @@ class Assistant:
         return self.newest_date(), "newest article"
 
     def news_answer(self, q: str, query: str, context: str, flt: SearchFilter | None,
-                    top_k: int | None) -> Answer:
-        """Retrieve and answer, news-aware: time expressions filter by publication date (the note says
-        which dates), "latest" prefers the newest relevant article, and questions about people are answered
-        from the people index built at ingest."""
-        ref, ref_source = self.reference_date()
+                    top_k: int | None, as_of: date | None = None) -> Answer:
+        """Retrieve and answer, news-aware: a time expression is a date preference in ranking (a filter only
+        when the question asks what was published then; the note says which dates), "latest" answers from
+        the newest relevant article, a question asked on a date (``as_of``) prefers news up to that date, and
+        questions about people are answered from the people index built at ingest."""
+        ref, ref_source = self.reference_date(as_of)
         intent = parse_time_expression(q, ref) if ref else None
         if intent is None and context and ref:
             intent = parse_time_expression(context, ref)
         if intent is None:
-            return self._people_or_plain(q, query, context, flt, top_k)
-        note = describe(intent, ref, ref_source)
-        scoped = flt
-        newest = self.newest_date()
-        if intent.has_range:
-            if intent.date_from and newest and intent.date_from > newest and not intent.recency:
-                note = (f"Dates: {intent.label} is after the newest article ({newest.isoformat()}); "
-                        "searched articles of every date")
-            else:
-                scoped = intent_filter(intent, flt)
-                note = describe(intent, ref, ref_source, scoped)
+            prefer = asked_on_preference(as_of) if as_of is not None else None
+            return self._people_or_plain(q, query, context, flt, top_k, prefer)
+        scoped, prefer, note = self._time_scope(intent, ref, ref_source, flt)
+        if prefer is None and as_of is not None:
+            prefer = asked_on_preference(as_of)
         generic = is_generic_news_question(q, intent)
-        # "last year", "this month", "latest" never occur in the text: the answerer gets the question without
-        # them once the filter has used them; absolute dates ("17 May 2019") stay, the text may say them too
-        consumed = scoped is not flt or intent.recency
-        bare = without_expression(q, intent) if consumed and (intent.relative or not intent.has_range) else q
-        if intent.recency:
-            answer = self._latest(q, query, context, scoped, top_k, bare, generic)
+        # "last year", "this week", "latest" never occur in the text: retrieval and the answerer get the
+        # question without them; absolute dates ("17 May 2019") stay, the text may say them too
+        bare = without_expression(q, intent) if intent.relative or not intent.has_range else q
+        query = bare if query == q and bare else query
+        if intent.newest:
+            answer = self._latest(q, query, context, scoped, top_k, bare, generic, prefer)
         else:
-            hits = self.retriever.retrieve(query, top_k=top_k, flt=scoped)
-            if not hits:
-                answer = Answer(question=q, answerable=False,
-                                text=f"No article in the index is dated {intent.label} "
-                                     f"({intent.range_text()}).")
-            else:
-                answer = (self.lede_answer(q, hits) if generic else None) or \
-                    self.answerer.answer(bare, hits, context=context)
-                answer = replace(answer, question=q)
+            hits = self.retriever.retrieve(query, top_k=top_k, flt=scoped, prefer=prefer)
+            answer = self._dated_answer(q, bare, context, intent, hits, prefer, generic)
         return replace(answer, note="; ".join(x for x in (note, answer.note) if x))
+
+    def _time_scope(self, intent: TimeIntent, ref: date | None, ref_source: str, flt: SearchFilter | None,
+                    ) -> tuple[SearchFilter | None, DatePreference | None, str]:
+        """(filter, preference, note) for a time intent: a publication question filters, any other prefers."""
+        newest = self.newest_date()
+        if intent.date_from and newest and intent.date_from > newest and not intent.recency:
+            return flt, None, (f"Dates: {intent.label} is after the newest article ({newest.isoformat()}); "
+                               "searched articles of every date")
+        if intent.publication and intent.has_range:
+            scoped = intent_filter(intent, flt)
+            return scoped, None, describe(intent, ref, ref_source, scoped)
+        return flt, preference(intent, ref), describe(intent, ref, ref_source)
+
+    def _dated_answer(self, q: str, bare: str, context: str, intent: TimeIntent, hits: list[Hit],
+                      prefer: DatePreference | None, generic: bool) -> Answer:
+        """The answer over hits ranked for a date; when an absolute period has no passage near it at all
+        ("in March 2018" over news of 2019 and 2020), say so instead of answering about another time."""
+        absolute = intent.has_range and not intent.relative
+        near = prefer is None or not absolute or any(prefer.weight(h.chunk) >= 0.5 for h in hits)
+        if not hits or not near:
+            return Answer(question=q, answerable=False,
+                          text=f"No article in the index is dated {intent.label} ({intent.range_text()}).")
+        answer = (self.lede_answer(q, hits) if generic else None) or self.answerer.answer(bare, hits, context=context)
+        return replace(answer, question=q)
 
     def lede_answer(self, q: str, hits: Sequence[Hit], article_id: str | None = None) -> Answer | None:
         """'What happened in May 2019?': the opening sentence of the best-matching article in range (a news
@@ -251,15 +288,19 @@ class Assistant:
                       confidence=0.6)
 
     def _latest(self, q: str, query: str, context: str, flt: SearchFilter | None, top_k: int | None,
-                bare: str, generic: bool = False) -> Answer:
-        """Answer from the newest article among the relevant ones; older ones only when it cannot."""
+                bare: str, generic: bool = False, prefer: DatePreference | None = None) -> Answer:
+        """Answer from the newest article among the relevant ones (none published after the preferred window:
+        news after the date asked is not "the latest" to the asker); older ones only when it cannot."""
         k = top_k or self.retriever.settings.top_k
-        cands = self.retriever.retrieve(query, top_k=max(2 * k, 10), flt=flt)
+        cands = self.retriever.retrieve(query, top_k=max(2 * k, 10), flt=flt, prefer=prefer)
         if not cands:
             return Answer(question=q, text="No article in the index matches those dates.", answerable=False)
+        until = prefer.window()[1] if prefer is not None else None
         by_date: dict[date, set[str]] = {}
         for h in cands:
-            by_date.setdefault(h.chunk.published or date.min, set()).add(h.chunk.article_id)
+            day = h.chunk.published or date.min
+            if until is None or day <= until:
+                by_date.setdefault(day, set()).add(h.chunk.article_id)
         for day in sorted(by_date, reverse=True)[:3]:
             ids = by_date[day] if flt is None or flt.article_ids is None else by_date[day] & flt.article_ids
             hits = self.retriever.retrieve(query, top_k=k, flt=replace(flt or SearchFilter(),
@@ -268,11 +309,10 @@ class Assistant:
                 replace(self.answerer.answer(bare, hits, context=context), question=q)
             if answer.answerable:
                 return replace(answer, note=f"answered from the newest relevant article ({day.isoformat()})")
-        newest_first = sorted(cands, key=lambda h: h.chunk.published or date.min, reverse=True)[:k]
-        return self.answerer.answer(q, newest_first, context=context)
+        return replace(self.answerer.answer(bare, cands[:k], context=context), question=q)
 
     def _people_or_plain(self, q: str, query: str, context: str, flt: SearchFilter | None,
-                         top_k: int | None) -> Answer:
+                         top_k: int | None, prefer: DatePreference | None = None) -> Answer:
         people = self.people_index() if not context else None
         asked = person_question(people, q) if people is not None and len(people) else None
         if people is not None and asked and not flt:
@@ -283,9 +323,10 @@ class Assistant:
                 direct = role_answer(people, q, asked[1], self.answerer.settings.max_citations)
             if direct is not None:
                 return direct
-        hits = self.retriever.retrieve(query, top_k=top_k, flt=flt)
+        hits = self.retriever.retrieve(query, top_k=top_k, flt=flt, prefer=prefer)
         if people is not None and len(people) and is_both_question(q):
-            both = both_answer(people, q, self.retriever.retrieve(query, top_k=max(top_k or 0, 10), flt=flt))
+            both = both_answer(people, q, self.retriever.retrieve(query, top_k=max(top_k or 0, 10), flt=flt,
+                                                                  prefer=prefer))
             if both is not None:
                 return both
         answer = self.answerer.answer(q, hits, context=context)
