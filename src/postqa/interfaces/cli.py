@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from postqa.core.errors import PostqaError
+from postqa.interfaces.asklines import as_of_arg, parse_ask_line
 from postqa.interfaces.common import load_cli_settings, positive_int
 
 EPILOG = """\
@@ -92,16 +93,19 @@ def _print_answer(answer: Any, show_text: bool = True) -> None:
         print(f"  [{c.n}] {c.title} ({date}) {c.source}\n      {passage}")
 
 
-def _ask_lines(assistant: Any, flt: Any, top_k: int | None) -> None:
+def _ask_lines(assistant: Any, flt: Any, top_k: int | None, as_of: Any = None) -> None:
     """`ask -`: exactly one JSON line out per line in, blank and undecodable lines included (as the documented
-    error object), and nothing one line does stops the next."""
+    error object), and nothing one line does stops the next. A line may be a JSON object {"question", "as_of",
+    "history"} (interfaces/asklines.py); its own as_of wins over --as-of."""
     from postqa.service.validation import decode_utf8, line_error
 
     for raw in sys.stdin.buffer:
         line = raw.rstrip(b"\r\n")
         question = line.decode("utf-8", "replace").strip()
         try:
-            obj = assistant.ask(decode_utf8(line).strip(), flt=flt, top_k=top_k).to_json()
+            item = parse_ask_line(decode_utf8(line))
+            obj = assistant.ask(item.question, history=item.history, flt=flt, top_k=top_k,
+                                as_of=item.as_of or as_of).to_json()
         except PostqaError as err:
             obj = line_error(question, err)
         except Exception as err:  # noqa: BLE001 - one line must not lose the answers to the others
@@ -120,11 +124,12 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = load_cli_settings(args)
     assistant = build_assistant(settings)
     if args.question == "-":
-        _ask_lines(assistant, flt, args.top_k)
+        _ask_lines(assistant, flt, args.top_k, args.as_of)
         return 0
     if args.stream and not args.json:
         streamed, answer = "", None
-        for piece, final in assistant.stream(args.question, history=args.history or (), flt=flt, top_k=args.top_k):
+        for piece, final in assistant.stream(args.question, history=args.history or (), flt=flt, top_k=args.top_k,
+                                             as_of=args.as_of):
             if final is None:
                 print(piece, end="", flush=True)
                 streamed += piece
@@ -135,7 +140,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         assert answer is not None
         _print_answer(answer, show_text=streamed.strip() != answer.text.strip())
         return 0
-    answer = assistant.ask(args.question, history=args.history or (), flt=flt, top_k=args.top_k)
+    answer = assistant.ask(args.question, history=args.history or (), flt=flt, top_k=args.top_k, as_of=args.as_of)
     if args.json:
         print(json.dumps(answer.to_json(), ensure_ascii=False))
     else:
@@ -211,8 +216,8 @@ def _add_ingest(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _add_ask(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited passages",
-                       description="Answer a question. '-' reads one question per line from stdin and writes "
-                                   "JSON Lines.")
+                       description="Answer a question. '-' reads one question per line from stdin (or a JSON "
+                                   'object {"question", "as_of", "history"}) and writes JSON Lines.')
     p.add_argument("question", help="the question, or - to read questions from standard input")
     p.add_argument("--json", action="store_true", help="print one JSON object (documented in the README)")
     p.add_argument("--stream", action="store_true",
@@ -223,6 +228,8 @@ def _add_ask(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--since", metavar="YYYY-MM-DD", help="only articles published on or after this date")
     p.add_argument("--until", metavar="YYYY-MM-DD", help="only articles published on or before this date")
     p.add_argument("--article", action="append", metavar="ID", help="only this article; repeatable")
+    p.add_argument("--as-of", type=as_of_arg, default=None, metavar="YYYY-MM-DD",
+                   help="the date the question is asked: what 'this week', 'recently' mean; later news ranks lower")
     p.set_defaults(func=cmd_ask)
 
 
