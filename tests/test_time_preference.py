@@ -208,3 +208,15 @@ def test_reference_date_from_the_environment(hash_settings: Settings, tmp_path: 
     ans = build_assistant(settings).ask("What did China Post do last year?")
     assert "last year (2020), relative to 2021-03-01 (configured reference date)" in ans.note
     assert ans.citations[0].article_id == XINHUA
+
+
+def test_diversity_does_not_promote_passages_ranked_far_lower() -> None:
+    from postqa.index.retrieve import diversify
+
+    ids = ["A#0", "A#1", "A#2", "B#0", "B#1"]
+    art = lambda c: c.split("#")[0]  # noqa: E731
+    assert diversify(ids, art, 4, 2) == ["A#0", "A#1", "B#0", "B#1"]
+    far = {"A#0": 1.0, "A#1": 0.9, "A#2": 0.8, "B#0": 0.2, "B#1": 0.1}.__getitem__
+    assert diversify(ids, art, 4, 2, score=far) == ["A#0", "A#1", "A#2", "B#0"]
+    near = {"A#0": 1.0, "A#1": 0.9, "A#2": 0.8, "B#0": 0.7, "B#1": 0.6}.__getitem__
+    assert diversify(ids, art, 4, 2, score=near) == ["A#0", "A#1", "B#0", "B#1"]

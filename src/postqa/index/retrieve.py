@@ -67,15 +67,19 @@ class DatePreference:
         return replace(base, date_from=lo, date_to=hi)
 
 
-def diversify(ordered: list[str], article_of: Callable[[str], str], top_k: int, max_per_article: int) -> list[str]:
+def diversify(ordered: list[str], article_of: Callable[[str], str], top_k: int, max_per_article: int,
+              score: Callable[[str], float] | None = None, close: float = 0.5) -> list[str]:
     """The first ``top_k`` ids, at most ``max_per_article`` from one article while others are waiting;
-    the cap is lifted only when no other article has candidates left."""
+    the cap is lifted only when no other article has candidates left — or, given ``score``, when no other
+    article's waiting candidate scores at least ``close`` times as much (diversity never promotes passages
+    that were ranked far lower, e.g. by a date preference)."""
     picked: list[str] = []
     per: dict[str, int] = {}
     rest: list[str] = []
-    for cid in ordered:
+    for i, cid in enumerate(ordered):
         art = article_of(cid)
-        if per.get(art, 0) < max_per_article:
+        if per.get(art, 0) < max_per_article or (score is not None and not _close_other(
+                ordered[i + 1:], art, article_of, close * score(cid), score)):
             picked.append(cid)
             per[art] = per.get(art, 0) + 1
         else:
@@ -83,6 +87,13 @@ def diversify(ordered: list[str], article_of: Callable[[str], str], top_k: int, 
         if len(picked) == top_k:
             return picked
     return (picked + rest)[:top_k]
+
+
+def _close_other(later: list[str], art: str, article_of: Callable[[str], str], at_least: float,
+                 score: Callable[[str], float]) -> bool:
+    """Whether another article has a later candidate scoring ``at_least`` (``later`` is sorted by score)."""
+    best = next((score(c) for c in later if article_of(c) != art), 0.0)
+    return best >= at_least
 
 
 class HybridRetriever:
@@ -119,7 +130,8 @@ class HybridRetriever:
         if prefer is not None:
             fused = {cid: score * prefer.weight(chunks[cid]) for cid, score in fused.items()}
         ordered = sorted(fused, key=lambda cid: (-fused[cid], cid))
-        chosen = diversify(ordered, lambda cid: chunks[cid].article_id, k, s.max_per_article)
+        chosen = diversify(ordered, lambda cid: chunks[cid].article_id, k, s.max_per_article,
+                           score=fused.__getitem__ if prefer is not None else None)
         dense_rank, kw_rank = _first_ranks(dense), _first_ranks(keyword)
         return [Hit(chunk=chunks[cid], score=fused[cid], dense_score=dense_score.get(cid),
                     dense_rank=dense_rank.get(cid), keyword_rank=kw_rank.get(cid)) for cid in chosen]
