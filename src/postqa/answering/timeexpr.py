@@ -335,7 +335,7 @@ def preference(intent: TimeIntent, reference: date | None) -> DatePreference | N
             return DatePreference(lo, hi, timedelta(0), BOUND_SCALE)
         length = (hi - lo) if lo and hi else timedelta(0)
         mentions = () if intent.relative else _years_named(lo, hi)
-        return DatePreference(lo, hi, max(REPORTING_LAG, length / 2), max(timedelta(days=_WEEK), length),
+        return DatePreference(lo, hi, max(REPORTING_LAG, length / 2), max(timedelta(days=_WEEK), length / 4),
                               mentions)
     if intent.recency and reference is not None:
         return DatePreference(reference - RECENT, reference, timedelta(0), RECENT)

@@ -40,7 +40,15 @@ class DatePreference:
     undated: float = 0.5
 
     def window(self) -> tuple[date | None, date | None]:
+        """The dates that weigh 1."""
         return self.lo, (self.hi + self.grace) if self.hi else None
+
+    def zone(self) -> tuple[date | None, date | None]:
+        """The window widened by ``scale`` on both sides (weights of at least 0.5): where extra candidates are
+        drawn from, so that an article just outside the window ("this week" asked on Thursday, reported on
+        Sunday) is ranked by its weight, not lost to the window's own."""
+        lo, hi = self.window()
+        return (lo - self.scale) if lo else None, (hi + self.scale) if hi else None
 
     def distance(self, day: date) -> int:
         lo, hi = self.window()
@@ -57,8 +65,8 @@ class DatePreference:
         return max(self.floor, 1.0 / (1.0 + d * d))
 
     def as_filter(self, flt: SearchFilter | None) -> SearchFilter:
-        """The window as a filter (intersected with ``flt``): where the extra in-window candidates come from."""
-        lo, hi = self.window()
+        """The zone as a filter (intersected with ``flt``): where the extra candidates come from."""
+        lo, hi = self.zone()
         base = flt or SearchFilter()
         if base.date_from and (lo is None or base.date_from > lo):
             lo = base.date_from
