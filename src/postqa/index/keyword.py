@@ -44,12 +44,30 @@ def _stemmer() -> Stemmer.Stemmer:
     return stemmer
 
 
-def stem(word: str) -> str:
+def snowball_stem(word: str) -> str:
     """The Snowball (Porter 2) English stem of a lower-case word: presided/preside, meetings/meeting.
     Tokens with digits or inner dots ("2013", "u.s") are kept as they are."""
     if not word.isalpha():
         return word
     return str(_stemmer().stemWord(word))
+
+
+def stem(word: str) -> str:
+    """Legacy light suffix stripper, kept only for the hand-written matching rules of answering/answer.py
+    (tuned with it; they go with the spaCy answer layer). BM25 does not use it: ``tokenize`` uses Snowball."""
+    if len(word) <= 3 or not word.isalpha():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        word = word[:-3] + "y"
+    elif word.endswith("sses"):
+        word = word[:-2]
+    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    for suf in ("ing", "ed"):
+        if word.endswith(suf) and len(word) - len(suf) >= 4:
+            word = word[: -len(suf)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
 def tokenize(text: str) -> list[str]:

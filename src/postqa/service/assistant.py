@@ -232,10 +232,9 @@ class Assistant:
         if prefer is None and as_of is not None:
             prefer = asked_on_preference(as_of)
         generic = is_generic_news_question(q, intent)
-        # "last year", "this week", "latest" never occur in the text: retrieval and the answerer get the
+        # "last year", "this week", "latest" never occur in the answering sentence: the answerer gets the
         # question without them; absolute dates ("17 May 2019") stay, the text may say them too
         bare = without_expression(q, intent) if intent.relative or not intent.has_range else q
-        query = bare if query == q and bare else query
         if intent.newest:
             answer = self._latest(q, query, context, scoped, top_k, bare, generic, prefer)
         else:
