@@ -172,7 +172,7 @@ def test_cli_as_of_and_json_lines(hash_settings: Settings, monkeypatch: pytest.M
              "What did China Post hold this month?",
              '{"question": "And who addressed it?", "history": ["Who presided over the Xinhua meeting?"]}',
              "{broken", ""]
-    monkeypatch.setattr("sys.stdin", io.StringIO("\n".join(lines) + "\n"))
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(("\n".join(lines) + "\n").encode())))
     assert main(["ask", "-", "--as-of", "2019-05-25"]) == 0
     out = [json.loads(x) for x in capsys.readouterr().out.strip().splitlines()]
     assert "this month (September 2020)" in out[0]["note"]  # the line's own date wins
