@@ -132,6 +132,7 @@ class Answer:
     hits: list[Hit] = field(default_factory=list)
     confidence: float = 0.0
     note: str = ""  # e.g. which reference date was used, or why a generator fell back
+    kind: str = "span"  # "span": a short answer inside the sentence; "sentence": the whole sentence; "none"
 
     def to_json(self) -> dict[str, object]:
         """The documented ``postqa ask --json`` object."""
@@ -141,6 +142,7 @@ class Answer:
             "answerable": self.answerable,
             "confidence": round(self.confidence, 4),
             "note": self.note,
+            "kind": self.kind,
             "citations": [
                 {
                     "n": c.n,

@@ -284,7 +284,7 @@ class Assistant:
                         passage=lede.text, span=(0, len(lede.text)), score=1.0, chunk_id=first.id,
                         passage_start=first.start + lede.start)
         return Answer(question=q, text=lede.text, answerable=True, citations=[cite], hits=list(hits),
-                      confidence=0.6)
+                      confidence=0.6, kind="sentence")
 
     def _latest(self, q: str, query: str, context: str, flt: SearchFilter | None, top_k: int | None,
                 bare: str, generic: bool = False, prefer: DatePreference | None = None) -> Answer:

@@ -95,7 +95,8 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
         return bm25.idf(term) if bm25 is not None else 1.0
 
     analyses = open_analyses(settings, index.name)
-    answerer = ExtractiveAnswerer(embedder.embed_documents, idf, settings.answer, embed_query=embed_query)
+    answerer = ExtractiveAnswerer(embedder.embed_documents, idf, settings.answer, embed_query=embed_query,
+                                  analyses=analyses.get_many, analyser=analyses.analyser)
     info: dict[str, Any] = {"embedding": describe(embedder), "collection": index.name, "store": store.location}
     generator = None
     if settings.generator.provider != "none":

@@ -1,0 +1,203 @@
+"""Answer candidates in a sentence: entities and noun phrases of the type the question asks for."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from postqa.answering.question import Question
+from postqa.nlp.analysis import Analysis, Span
+from postqa.nlp.relations import PERSON, entity_at, head_of, people_in, role_of
+
+SimilarFn = Callable[[str, str], float]
+HEAD_MATCH = 0.55  # cosine from which a noun phrase's head counts as the noun the question asks for
+_VALUE_LABELS = {"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """Tokens [start, end) of a sentence's analysis that may answer, and why (its prior in 0..1)."""
+
+    start: int
+    end: int
+    prior: float
+    label: str = ""
+    head: int = -1
+
+
+def _noun_phrases(a: Analysis, sent: Span) -> list[Span]:
+    return list(a.within(a.chunks, sent))
+
+
+def _strip(a: Analysis, span: Span) -> Span:
+    """Without leading determiners and possessives, nor trailing punctuation."""
+    lo, hi = span.start, span.end
+    while lo < hi - 1 and a.tokens[lo].pos in ("DET", "PRON") and a.tokens[lo].dep in ("det", "poss"):
+        lo += 1
+    while hi > lo + 1 and a.tokens[hi - 1].pos == "PUNCT" and a.word(hi - 1) not in ('"', "”", "’"):
+        hi -= 1
+    return Span(lo, hi, span.label)
+
+
+# how well an entity label fits a kind of question (the first label of a kind is the natural one)
+_PRIOR = {("person", "ORG"): 0.75, ("person", "NORP"): 0.6, ("place", "ORG"): 0.4, ("place", "FAC"): 0.9}
+
+
+def typed(q: Question, a: Analysis, sent: Span, similar: SimilarFn) -> list[Candidate]:
+    """Entities of the expected labels; for which/what questions also noun phrases whose head means the
+    asked noun ('tech' ~ 'technology'); for who-questions also names with an appositive role."""
+    out: list[Candidate] = []
+    for e in a.within(a.ents, sent):
+        if e.label in q.labels:
+            out.append(Candidate(e.start, e.end, _PRIOR.get((q.kind, e.label), 1.0), e.label, head_of(a, e)))
+    if q.kind == "person" or "PERSON" in q.labels:
+        out += [Candidate(p.start, p.end, 0.9, PERSON, head_of(a, p)) for p in people_in(a, sent)
+                if not any(c.start <= p.start < c.end for c in out)]
+    if q.head is not None and q.kind != "number":
+        out += _head_matches(q, a, sent, similar)
+    if q.kind == "entity" and not q.labels:
+        out += [Candidate(e.start, e.end, 0.5, e.label, head_of(a, e)) for e in a.within(a.ents, sent)
+                if e.label not in _VALUE_LABELS]
+    return out
+
+
+def _head_matches(q: Question, a: Analysis, sent: Span, similar: SimilarFn) -> list[Candidate]:
+    assert q.head is not None
+    out = []
+    for np_ in _noun_phrases(a, sent):
+        root = head_of(a, np_)
+        lemma = a.tokens[root].lemma.lower()
+        sim = similar(q.head, lemma)
+        if sim < HEAD_MATCH:
+            continue
+        holder = _holder(a, root)
+        if holder is not None:  # "Which official ...": the person whose role it is, not the role
+            out.append(Candidate(holder.start, holder.end, 0.6 + 0.4 * sim, PERSON, head_of(a, holder)))
+            continue
+        span = _strip(a, np_)
+        out.append(Candidate(span.start, span.end, 0.6 + 0.4 * sim, "NP", root))
+        mods = _modifiers(q, a, span, root)
+        if mods is not None:  # 'the "three in one" distribution mechanism' for 'what kind of ... mechanism'
+            out.append(Candidate(mods.start, mods.end, 0.6 + 0.4 * sim, "NP", root))
+        of = _of_object(a, root)  # "a unified brand of 'China Post Auto Services'": the name is the answer
+        if of is not None:
+            out.append(Candidate(of.start, of.end, 0.7 + 0.4 * sim, "NP", head_of(a, of)))
+    return out
+
+
+def _modifiers(q: Question, a: Analysis, span: Span, root: int) -> Span | None:
+    """The words before a noun phrase's head that the question does not say already (only when the
+    question names the head noun itself)."""
+    asked = q.words
+    if a.tokens[root].lemma.lower() not in asked:
+        return None
+    hi = root
+    while hi > span.start and (a.word(hi - 1).lower() in asked or a.tokens[hi - 1].lemma.lower() in asked):
+        hi -= 1
+    lo = span.start
+    while lo < hi and a.tokens[lo].pos == "DET":
+        lo += 1
+    return Span(lo, root + 1) if lo < hi else None
+
+
+def _holder(a: Analysis, root: int) -> Span | None:
+    """The person a role noun belongs to: 'Kang Ning, Vice President' (appos) or 'President Xi' (compound)."""
+    t = a.tokens[root]
+    target = t.head if t.dep in ("appos", "compound", "conj") else None
+    if target is None:
+        return None
+    ent = entity_at(a, target)
+    return ent if ent is not None and ent.label == PERSON else None
+
+
+def _of_object(a: Analysis, root: int) -> Span | None:
+    """'a unified brand of "China Post Auto Services"': a name after 'of' (quoted or proper) is the answer."""
+    prep = next((c for c in a.children(root) if c.dep == "prep" and a.word(c.i).lower() == "of"), None)
+    pobj = next((c for c in a.children(prep.i) if c.dep == "pobj"), None) if prep else None
+    if pobj is None or pobj.pos != "PROPN":
+        return None
+    from postqa.nlp.relations import subtree
+
+    lo, hi = subtree(a, pobj.i)
+    return _strip(a, Span(lo, hi))
+
+
+def subjects(a: Analysis, sent: Span, verbs: list[int]) -> list[Candidate]:
+    """'Who said ...': the proper-noun subject of the matched verb, whatever label NER gave it."""
+    out = []
+    for v in verbs[:2]:
+        for c in a.children(v):
+            if c.dep in ("nsubj", "agent") and c.pos == "PROPN" and sent.start <= c.i < sent.end:
+                ent = entity_at(a, c.i)
+                lo = ent.start if ent is not None else c.i
+                while lo > sent.start and a.tokens[lo - 1].pos == "PROPN" and a.tokens[lo - 1].dep == "compound":
+                    lo -= 1
+                out.append(Candidate(lo, c.i + 1, 0.85, PERSON, c.i))
+    return out
+
+
+def arguments(q: Question, a: Analysis, sent: Span, verbs: list[int]) -> list[Candidate]:
+    """Clause questions ('What did the teleconference launch?'): the object or subject of the matched verb,
+    whichever the question word stands for."""
+    from postqa.nlp.relations import subtree
+
+    out = []
+    wanted = ("nsubj", "nsubjpass") if q.subject else ("dobj", "attr", "oprd", "nsubjpass", "ccomp", "xcomp")
+    for v in verbs:
+        for c in a.children(v):
+            if c.dep in wanted and sent.start <= c.i < sent.end:
+                lo, hi = subtree(a, c.i)
+                span = _strip(a, Span(lo, hi))
+                if 1 <= span.end - span.start <= 25:
+                    out.append(Candidate(span.start, span.end, 0.8, "ARG", c.i))
+    return out
+
+
+def coordinated(a: Analysis, cand: Candidate, sent: Span) -> Candidate:
+    """'Heilongjiang and Shandong', 'PSBC and the Parcel, Express and Logistics Business Unit': a candidate
+    with the conjuncts that hang off its head, whole."""
+    from postqa.nlp.relations import subtree
+
+    if cand.head < 0:
+        return cand
+    top = cand.head
+    while a.tokens[top].dep == "conj" and a.tokens[a.tokens[top].head].pos in ("PROPN", "NOUN"):
+        top = a.tokens[top].head
+    if top == cand.head and not any(c.dep == "conj" and a.tokens[c.i].pos in ("PROPN", "NOUN")
+                                    for c in a.children(top)):
+        return cand
+    lo, hi = subtree(a, top)
+    span = _strip(a, Span(max(lo, sent.start), min(hi, sent.end)))
+    if span.end - span.start > 24 or any(a.tokens[i].pos == "VERB" for i in range(span.start, span.end)):
+        return cand
+    return Candidate(min(span.start, cand.start), max(span.end, cand.end), cand.prior, cand.label, top)
+
+
+def with_role(a: Analysis, cand: Candidate, sent: Span) -> Candidate:
+    """A person with the role the sentence gives right after the name ('Zhang Yongping, Head of ...')."""
+    name = Span(cand.start, cand.end, PERSON)
+    taken = {i for p in people_in(a, sent) for i in range(p.start, p.end)} - set(range(cand.start, cand.end))
+    role = role_of(a, name, taken)
+    if role is not None and role.start >= cand.end and role.end <= sent.end:
+        return Candidate(cand.start, role.end, cand.prior, cand.label, cand.head)
+    return cand
+
+
+def copula_complements(q: Question, a: Analysis, sent: Span, words: list[int]) -> list[Candidate]:
+    """'What is synergy for China Post?' over 'synergy is the first strategy and the core strength': the
+    complement of 'be' whose subject is a word of the question."""
+    from postqa.nlp.relations import subtree
+
+    out = []
+    for w in words:
+        t = a.tokens[w]
+        be = a.tokens[t.head]
+        if t.dep != "nsubj" or be.lemma != "be":
+            continue
+        for c in a.children(be.i):
+            if c.dep in ("attr", "acomp"):
+                lo, hi = subtree(a, c.i)
+                span = _strip(a, Span(lo, min(hi, sent.end)))
+                if 1 <= span.end - span.start <= 20:
+                    out.append(Candidate(span.start, span.end, 0.9, "ARG", c.i))
+    return out

@@ -1,0 +1,119 @@
+"""Candidate scores: the syntactic tie to the words that matched the question, type, and no repetition."""
+
+from __future__ import annotations
+
+from postqa.answering.candidates import Candidate, SimilarFn
+from postqa.answering.question import Question
+from postqa.nlp.analysis import Analysis, Span
+
+VERB_MATCH = 0.5  # cosine from which a sentence verb counts as the question's verb ('chaired' ~ 'presided')
+_ARG_DEPS = ("nsubj", "nsubjpass", "dobj", "attr", "pobj", "agent", "dative", "oprd")
+_CLIMB_DEPS = ("conj", "appos", "compound", "pobj", "prep", "agent", "poss", "amod", "nmod", "cc")
+
+
+def matched_verbs(q: Question, a: Analysis, sent: Span, similar: SimilarFn) -> list[int]:
+    """Sentence verbs that mean the question's verb, best first (lemma equal, else by the model)."""
+    if q.verb is None:
+        return []
+    verbs = [t for t in a.tokens[sent.start:sent.end] if t.pos in ("VERB", "AUX") and t.lemma != "be"]
+    scored = [(1.0 if t.lemma.lower() == q.verb else similar(q.verb, t.lemma.lower()), t.i) for t in verbs]
+    return [i for s, i in sorted(scored, reverse=True) if s >= VERB_MATCH]
+
+
+def matched_words(q: Question, a: Analysis, sent: Span) -> list[int]:
+    content = set(q.content)
+    return [t.i for t in a.tokens[sent.start:sent.end] if t.lemma.lower() in content and not t.stop]
+
+
+def tie(a: Analysis, cand: Candidate, verbs: list[int], kind: str) -> float:
+    """How closely the candidate hangs off the matched verb. Who/what answers are its arguments (subject or
+    object, through conjuncts and appositives: 1.0; through a preposition: 0.3); when/where/how-many answers
+    are its adjuncts ('held in Beijing', 'On May 17, ... held': 1.0)."""
+    if cand.head < 0 or not verbs:
+        return 0.0
+    adjunct = kind in ("date", "place", "number")
+    i, loose = cand.head, False
+    for _ in range(6):
+        t = a.tokens[i]
+        if t.head == i:
+            return 0.0
+        if t.head in verbs:
+            if adjunct:
+                if loose or t.dep in ("npadvmod", "advmod", "tmod", "nummod"):
+                    return 1.0
+                return 0.0 if t.dep in ("nsubj", "nsubjpass") else 0.5
+            return 0.3 if loose or t.dep not in _ARG_DEPS else 1.0
+        if t.dep not in _CLIMB_DEPS:
+            return 0.3 if a.tokens[t.head].head in verbs else 0.0
+        loose = loose or t.dep in ("prep", "pobj", "poss", "amod", "nmod", "agent")
+        i = t.head
+    return 0.0
+
+
+def counts(q: Question, a: Analysis, cand: Candidate, similar: SimilarFn) -> float | None:
+    """'How many provinces': a number must count provinces (its head means the counted noun); None: it
+    counts something else; 0.0: nothing is said of what it counts."""
+    if q.kind != "number" or q.head is None:
+        return 0.0
+    t = a.tokens[cand.head] if cand.head >= 0 else None
+    if t is None or t.dep not in ("nummod", "quantmod", "amod", "compound"):
+        return 0.0
+    return 1.0 if similar(q.head, a.tokens[t.head].lemma.lower()) >= 0.5 else None
+
+
+def role_fit(q: Question, a: Analysis, cand: Candidate) -> float | None:
+    """'Who is the President of X?': the person's role in the sentence must be that role (title words equal,
+    the organisation's words present); None: another role or no person."""
+    if not q.role:
+        return 0.0
+    if cand.label != "PERSON":
+        return None
+    from postqa.nlp.relations import people_in, role_of
+
+    sent = a.sentence_of(cand.start)
+    taken = {i for p in people_in(a, sent) for i in range(p.start, p.end)} - set(range(cand.start, cand.end))
+    role = role_of(a, Span(cand.start, cand.end, "PERSON"), taken)
+    if role is None:
+        return None
+    have = a.span_text(role).lower().replace("’", "'")
+    want = q.role.lower().replace("’", "'")
+    title_h, _, org_h = have.partition(" of ")
+    title_w, _, org_w = want.partition(" of ")
+    if title_h.split() != title_w.split():
+        return None
+    if org_w and not set(org_w.split()) <= set(org_h.split()):
+        return None
+    return 1.0
+
+
+def repeats(q: Question, a: Analysis, cand: Candidate) -> float:
+    """Share of the candidate's content words that the question already says (1.0: it names the answer)."""
+    words = [a.word(i).lower() for i in range(cand.start, cand.end)
+             if a.tokens[i].pos not in ("DET", "ADP", "PUNCT", "CCONJ", "PART") and not a.tokens[i].stop]
+    if not words:
+        return 1.0
+    asked = q.words
+    return sum(w in asked or a.tokens[cand.start + k].lemma.lower() in asked for k, w in enumerate(words)) / len(words)
+
+
+def distance(cand: Candidate, anchors: list[int]) -> int:
+    if not anchors:
+        return 20
+    return min(min(abs(x - cand.start), abs(x - (cand.end - 1))) for x in anchors)
+
+
+def score(q: Question, a: Analysis, cand: Candidate, verbs: list[int], words: list[int],
+          similar: SimilarFn) -> float | None:
+    """The candidate's own score (None: it cannot be the answer)."""
+    rep = repeats(q, a, cand)
+    inside = any(cand.start <= w < cand.end for w in words)
+    if rep >= 1.0 or (inside and rep > 0.5 and cand.label != "NP"):
+        return None
+    counted = counts(q, a, cand, similar)
+    fit = role_fit(q, a, cand)
+    if counted is None or fit is None:
+        return None
+    t = tie(a, cand, verbs, q.kind)
+    near = distance(cand, verbs + words)
+    unmatched = 0.3 if q.verb is not None and not verbs else 0.0  # the question's verb is not in the sentence
+    return cand.prior + t + counted + fit - 0.8 * rep - min(near, 30) / 40.0 - unmatched

@@ -1,0 +1,109 @@
+"""The linguistic answerer's parts: question analysis, candidate choice, coordination, refusal, answer kind."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import numpy as np
+import pytest
+
+from postqa.answering.answer import NOT_COVERED, ExtractiveAnswerer
+from postqa.answering.question import Question, read_question
+from postqa.answering.refusal import factor, missing
+from postqa.core.config import AnswerSettings
+from postqa.core.types import Chunk, Hit
+from postqa.index.embedding import HashEmbedder
+from postqa.index.keyword import tokenize
+from postqa.nlp.pipeline import Analyser, shared_analyser
+
+TEXT = ("Zhang Yongping, Head of the General Manager's Office of Xinhua News Agency, presided over the meeting. "
+        "On the morning of September 10, the two groups jointly held a teleconference in Beijing. "
+        "The executives of Heilongjiang and Shandong Postal Branches shared their experience. "
+        "Executives of postal branches from 31 provinces attended the teleconference.")
+
+
+@pytest.fixture(scope="module")
+def analyser() -> Analyser:
+    return shared_analyser()
+
+
+def ask(analyser: Analyser, text: str) -> Question:
+    return read_question(text, analyser.analyse(text))
+
+
+@pytest.mark.parametrize("text,kind,labels", [
+    ("Who presided over the Xinhua meeting?", "person", {"PERSON", "ORG", "NORP"}),
+    ("When was the meeting held?", "date", {"DATE", "TIME"}),
+    ("How many provinces attended?", "number", {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"}),
+    ("Where was the teleconference held?", "place", {"GPE", "LOC", "FAC", "ORG"}),
+    ("In which city was the teleconference held?", "place", {"GPE", "LOC", "FAC", "ORG"}),
+    ("What brand will China Post build?", "entity", set()),
+    ("What did Kang Ning announce?", "clause", set()),
+    ("On what date did it happen?", "date", {"DATE", "TIME"}),
+])
+def test_answer_type_from_the_question(analyser: Analyser, text: str, kind: str, labels: set[str]) -> None:
+    q = ask(analyser, text)
+    assert q.kind == kind and set(q.labels) == labels
+
+
+def test_question_parts(analyser: Analyser) -> None:
+    q = ask(analyser, "Who presided over the Xinhua meeting?")
+    assert q.verb == "preside" and q.subject and q.wh == "who"
+    assert ask(analyser, "What unified brand will China Post build?").head == "brand"
+    assert ask(analyser, "How many service packages come with it?").head == "package"
+    assert ask(analyser, "Who is the Secretary General of Xinhua News Agency at the meeting?").role == \
+        "Secretary General of Xinhua News Agency"
+    assert "Acme Widgets" in ask(analyser, "Who is the CEO of Acme Widgets?").named
+
+
+def _answerer(analyser: Analyser) -> ExtractiveAnswerer:
+    emb = HashEmbedder(dim=64)
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        return emb.embed_documents(list(texts))
+
+    return ExtractiveAnswerer(embed, lambda t: 1.0, AnswerSettings(min_confidence=0.0), analyser=analyser)
+
+
+def _hits() -> list[Hit]:
+    chunk = Chunk("a#0", "a", 0, TEXT, 0, len(TEXT), "Teleconference", date(2020, 9, 11), "s")
+    return [Hit(chunk, 1.0, dense_score=0.5, dense_rank=0, keyword_rank=0)]
+
+
+@pytest.mark.parametrize("question,answer", [
+    ("Who presided over the meeting?", "Zhang Yongping, Head of the General Manager's Office of Xinhua News Agency"),
+    ("Where was the teleconference held?", "Beijing"),
+    ("Which postal branches shared their experience?", "Heilongjiang and Shandong"),
+    ("Executives from how many provinces attended the teleconference?", "31"),
+])
+def test_candidate_choice_by_structure(analyser: Analyser, question: str, answer: str) -> None:
+    ans = _answerer(analyser).answer(question, _hits())
+    assert ans.answerable and ans.kind == "span"
+    assert answer in ans.text and answer.split()[0] not in question
+    cite = ans.citations[0]
+    assert cite.span is not None and ans.text in cite.passage[cite.span[0]:cite.span[1]]
+
+
+def test_no_typed_candidate_answers_with_the_sentence(analyser: Analyser) -> None:
+    ans = _answerer(analyser).answer("Why did the executives share their experience?", _hits())
+    assert ans.kind == "sentence" and ans.text.startswith("The executives of Heilongjiang")
+    cite = ans.citations[0]
+    assert cite.span == (0, len(cite.passage))
+    assert ans.to_json()["kind"] == "sentence"
+
+
+def test_refusal_by_what_the_question_names(analyser: Analyser) -> None:
+    passages = [TEXT]
+    q = ask(analyser, "Who is the CEO of Acme Widgets?")
+    names, _rare = missing(q, passages, lambda t: 1.0, tokenize)
+    assert names == ["Acme Widgets"] and factor(names, []) < 0.6
+    q = ask(analyser, "Who presided over the Xinhua News Agency meeting?")
+    assert missing(q, passages, lambda t: 1.0, tokenize)[0] == []
+    unknown = ask(analyser, "Who wrote Hamlet?")
+    names, rare = missing(unknown, passages, lambda t: 0.0 if t == "hamlet" else 1.0, tokenize)
+    assert factor(names, rare) < 1.0
+    settings = AnswerSettings(min_confidence=0.2)
+    refused = ExtractiveAnswerer(_answerer(analyser).embed, lambda t: 1.0, settings, analyser=analyser).answer(
+        "Who is the CEO of Acme Widgets?", _hits())
+    assert not refused.answerable and refused.text == NOT_COVERED and refused.kind == "none"
