@@ -168,7 +168,7 @@ def test_summary_reports_and_regressions(tmp_path: Path) -> None:
     ]
     s = summarize(good)
     assert s["answer_accuracy"] == 1.0 and s["refusal_recall"] == 1.0 and s["hit@3"] == 1.0
-    assert s["per_kind"]["who"] == {"n": 1, "passed": 1, "accuracy": 1.0}
+    assert s["per_kind"]["who"] == {"n": 1, "passed": 1, "accuracy": 1.0, "sentence_right": 1.0, "span_right": 1.0}
     assert check_thresholds(s) == []
     assert any("answer_accuracy" in m for m in check_thresholds(summarize(bad)))
 

@@ -42,6 +42,8 @@ HEADLINE = (
     "hit@5",
     "mrr",
     "answer_accuracy",
+    "sentence_right",
+    "span_right",
     "token_f1",
     "citation_support",
     "span_valid",
@@ -73,9 +75,10 @@ def markdown_report(run: dict[str, Any]) -> str:
         bar = THRESHOLDS.get(key)
         mark = "" if bar is None else (f"≥ {bar} {'ok' if s.get(key, 0) >= bar - 1e-9 else '**FAIL**'}")
         lines.append(f"| {key} | {fmt(s.get(key))} | {mark} |")
-    lines += ["", "| kind | cases | passed | accuracy |", "|---|---|---|---|"]
+    lines += ["", "| kind | cases | passed | accuracy | sentence right | span right |", "|---|---|---|---|---|---|"]
     for kind, k in s["per_kind"].items():
-        lines.append(f"| {kind} | {k['n']} | {k['passed']} | {k['accuracy']:.2f} |")
+        lines.append(f"| {kind} | {k['n']} | {k['passed']} | {k['accuracy']:.2f} | "
+                     f"{k.get('sentence_right', 0.0):.2f} | {k.get('span_right', 0.0):.2f} |")
     lines += [
         "",
         "| id | kind | question | expected | got | hit rank | pass | why |",

@@ -65,6 +65,9 @@ class CaseResult:
     passed: bool
     latency_ms: float
     why: str = ""
+    answer_kind: str = "span"  # Answer.kind: "span", "sentence" or "none"
+    sentence_right: bool = False  # answered, and the first cited sentence holds an acceptable answer
+    span_right: bool = False  # answered with a short span ("span" kind) that holds an acceptable answer
 
 
 def _gold_ranks(case: Case, retrieved: Sequence[str]) -> tuple[int | None, int | None]:
@@ -153,6 +156,10 @@ def score_case(
         passed=passed,
         latency_ms=round(latency_ms, 1),
         why="" if passed else _why(case, answer, rank, correct, support),
+        answer_kind=answer.kind,
+        sentence_right=bool(case.answerable and answer.answerable and answer.citations
+                            and contains_answer(answer.citations[0].passage, case.answers)),
+        span_right=correct and answer.kind == "span",
     )
 
 
@@ -171,6 +178,8 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
         "pass_rate": sum(r.passed for r in results) / (len(results) or 1),
         **retrieval_metrics([r.hit_rank for r in ans]),
         "answer_accuracy": len(correct) / n_ans,
+        "sentence_right": sum(r.sentence_right for r in ans) / n_ans,
+        "span_right": sum(r.span_right for r in ans) / n_ans,
         "token_f1": sum(r.f1 for r in ans) / n_ans,
         "citation_support": (sum(bool(r.citation_support) for r in correct) / len(correct))
         if correct
@@ -190,10 +199,13 @@ def summarize(results: Sequence[CaseResult]) -> dict[str, Any]:
     kinds: dict[str, dict[str, Any]] = {}
     for kind in sorted({r.kind for r in results}):
         rows = [r for r in results if r.kind == kind]
+        answerable = [r for r in rows if r.answerable]
         kinds[kind] = {
             "n": len(rows),
             "passed": sum(r.passed for r in rows),
             "accuracy": sum(r.passed for r in rows) / len(rows),
+            "sentence_right": round(sum(r.sentence_right for r in answerable) / (len(answerable) or 1), 4),
+            "span_right": round(sum(r.span_right for r in answerable) / (len(answerable) or 1), 4),
         }
     out["per_kind"] = kinds
     return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in out.items()}
