@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from postqa.core.dates import MONTHS
 from postqa.core.types import Article, Chunk
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
 _ABBREV = {
     "mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "no", "nos", "co", "corp", "inc", "ltd", "dept",
-    "gov", "gen", "col", "lt", "sgt", "rep", "sen", "vs", "e.g", "i.e", "jan", "feb", "mar", "apr",
-    "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "u.n", "p.m", "a.m", "approx",
-}
+    "gov", "gen", "col", "lt", "sgt", "rep", "sen", "vs", "e.g", "i.e", "u.s", "u.k", "u.n", "p.m", "a.m", "approx",
+} | {word for word, n in MONTHS.items() if word != calendar.month_name[n].lower()}  # "Sept." but not "May."
 # A sentence ends at . ! ? (plus closing quotes/brackets) followed by space and an opener, or at a newline.
 _BOUNDARY = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n+")
 
