@@ -4,10 +4,10 @@ that listing articles (the web chat's filter, on every page load) never scans ev
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+
+from postqa.core.atomic import atomic_write_text
 
 
 def catalog_path(store_dir: Path, collection: str) -> Path:
@@ -16,18 +16,10 @@ def catalog_path(store_dir: Path, collection: str) -> Path:
 
 def save_catalog(path: Path, fingerprint: str, articles: Iterable[tuple[str, str, str]]) -> None:
     """(id, title, date) of every article, newest first, labelled with the index's content fingerprint;
-    written to a temporary file and renamed (readers see the old or the new catalogue)."""
+    written atomically (readers see the old or the new catalogue)."""
     rows = sorted(({"id": a, "title": t, "date": d} for a, t, d in articles),
                   key=lambda r: (r["date"], r["id"]), reverse=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".articles-", suffix=".json", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump({"fingerprint": fingerprint, "articles": rows}, fh, ensure_ascii=False)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, json.dumps({"fingerprint": fingerprint, "articles": rows}, ensure_ascii=False))
 
 
 def load_catalog(path: Path, fingerprint: str) -> list[dict[str, str]] | None:
