@@ -209,7 +209,8 @@ def summarize_heldout(rows: Sequence[dict[str, Any]], raw: dict[str, dict[str, A
 
 def run_heldout(settings: Any) -> dict[str, Any]:
     """Ingest the held-apart corpus, ask every case, and return the report as a JSON-able dict."""
-    from postqa.interfaces.evaluation import _git_commit, prepare_assistant
+    from postqa.interfaces.evaluation import prepare_assistant
+    from postqa.interfaces.evaluation.suite import git_commit
 
     raw = {r["id"]: r for r in raw_cases()}
     cases = load_heldout()
@@ -222,7 +223,7 @@ def run_heldout(settings: Any) -> dict[str, Any]:
         "timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "model": emb.get("model", settings.embedding.model),
         "dataset": "heldout",
-        "commit": _git_commit(),
+        "commit": git_commit(),
         "min_confidence": settings.answer.min_confidence,
         "top_k": settings.retrieval.top_k,
         "corpus": str(settings.paths.corpus),
