@@ -52,24 +52,6 @@ def snowball_stem(word: str) -> str:
     return str(_stemmer().stemWord(word))
 
 
-def stem(word: str) -> str:
-    """Legacy light suffix stripper, kept only for the hand-written matching rules of answering/answer.py
-    (tuned with it; they go with the spaCy answer layer). BM25 does not use it: ``tokenize`` uses Snowball."""
-    if len(word) <= 3 or not word.isalpha():
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        word = word[:-3] + "y"
-    elif word.endswith("sses"):
-        word = word[:-2]
-    elif word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    for suf in ("ing", "ed"):
-        if word.endswith(suf) and len(word) - len(suf) >= 4:
-            word = word[: -len(suf)]
-            break
-    return word[:-1] if word.endswith("e") and len(word) > 4 else word
-
-
 def tokenize(text: str) -> list[str]:
     """Lower-case word tokens without stopwords or a possessive 's, stemmed (see TOKENIZER)."""
     words = [w.removesuffix("'s") for w in _TOKEN.findall(text.lower().replace("’", "'"))]
