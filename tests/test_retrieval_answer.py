@@ -103,7 +103,10 @@ def test_cli_ask_json_contract(real_settings: Settings, real_assistant) -> None:
     cmd = [sys.executable, "-m", "postqa.interfaces.cli", "ask", "-"]
     lines = subprocess.run(cmd, cwd=ROOT, env=env, input="Who presided over the Xinhua meeting?\n\nWhen was it?\n",
                            capture_output=True, text=True, timeout=300, check=True).stdout.strip().split("\n")
-    assert len(lines) == 2 and all("answer" in json.loads(x) for x in lines)
+    # exactly one output line per input line, the blank one answered with the documented error object
+    objs = [json.loads(x) for x in lines]
+    assert len(objs) == 3 and "answer" in objs[0] and "answer" in objs[2], objs
+    assert "error" in objs[1], objs[1]
     # a second ingest embeds nothing
     cmd = [sys.executable, "-m", "postqa.interfaces.cli", "ingest", "--json"]
     rep = json.loads(subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300,
