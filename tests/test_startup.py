@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from postqa.index.catalog import catalog_path, load_catalog
+from postqa.index.catalog import article_rows, catalog_path, load_catalog
 from tests.conftest import make_settings
 
 
@@ -17,9 +17,7 @@ def test_articles_come_from_the_catalogue_not_a_scan(tmp_path: Path, corpus_dir:
     settings = make_settings(tmp_path, corpus_dir)
     ingest(settings)
     assistant = build_assistant(settings)
-    scanned = sorted(({"id": a.article_id, "title": a.title, "date": a.published}
-                      for a in assistant.index.stored_articles().values()),
-                     key=lambda a: (a["date"], a["id"]), reverse=True)
+    scanned = article_rows(assistant.index.stored_articles().values())  # id, title, date, source, warnings, ...
     assert len(scanned) == len(list(corpus_dir.glob("*.txt")))
 
     def no_scan() -> None:

@@ -16,12 +16,12 @@ import numpy as np
 from postqa.core.config import ChunkingSettings
 from postqa.core.errors import IngestLockedError, PruneRefusedError
 from postqa.core.types import Article, Chunk
-from postqa.index.catalog import catalog_path, save_catalog
+from postqa.index.catalog import article_rows, catalog_path, save_catalog
 from postqa.index.chunking import chunk_article
 from postqa.index.embedding import Embedder
 from postqa.index.keyword import BM25Index
 from postqa.index.people import people_path, refresh_people_index
-from postqa.index.store import ChromaIndex, StoredArticle, chunk_metadata
+from postqa.index.store import ChromaIndex, StoredArticle, article_metadata, chunk_metadata
 from postqa.nlp.store import AnalysisStore
 from postqa.reading.result import CorpusReadResult, Problem
 
@@ -47,6 +47,7 @@ class IngestReport:
     keyword_rebuilt: bool = False
     seconds: float = 0.0
     collection: str = ""
+    reader_warnings: list[Problem] = field(default_factory=list)  # (article source, what the reader doubts)
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -58,6 +59,7 @@ class IngestReport:
             "articles_total": self.articles_total, "chunks_total": self.chunks_total,
             "keyword_rebuilt": self.keyword_rebuilt, "seconds": round(self.seconds, 3),
             "collection": self.collection,
+            "reader_warnings": [{"path": p.path, "reason": p.reason} for p in self.reader_warnings],
         }
 
 
@@ -71,9 +73,13 @@ def _crash_point(name: str) -> None:
 
 
 def article_hash(article: Article) -> str:
-    """A content hash of everything stored about an article; any text (even lone surrogates) hashes."""
+    """A content hash of everything stored about an article (its text and what its chunks carry: title, date,
+    source, how it was read), so a better read of the same text refreshes the metadata (the vectors are reused);
+    any text (even lone surrogates) hashes."""
+    report = article.report
+    read = [report.layout, *report.warnings] if report else []
     raw = "\x1f".join([article.id, article.title, article.published.isoformat() if article.published else "",
-                       article.source, article.text])
+                       article.source, article.text, article.url, *read])
     return hashlib.sha1(raw.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
@@ -188,7 +194,9 @@ class Indexer:
         """Add, replace and remove articles so the index matches ``read``. Only articles whose files are known
         to be gone are removed; more than ``max_prune_fraction`` of the index raises PruneRefusedError first."""
         t0 = time.perf_counter()
-        report = IngestReport(skipped=list(read.problems), warnings=list(read.warnings), collection=self.index.name)
+        report = IngestReport(skipped=list(read.problems), warnings=list(read.warnings), collection=self.index.name,
+                              reader_warnings=[Problem(a.source, w) for a in read.articles if a.report
+                                               for w in a.report.warnings])
         stored = self.index.stored_articles()
         todo: list[tuple[Article, str, StoredArticle | None]] = []
         for article in read.articles:
@@ -220,7 +228,7 @@ class Indexer:
             report.keyword_rebuilt = True
         analyse = self.analyses.get_many if self.analyses is not None else None
         refresh_people_index(self.index, self.people_file, fp, analyse)  # people and roles, same fingerprint
-        save_catalog(self.catalog_file, fp, ((a.article_id, a.title, a.published) for a in final.values()))
+        save_catalog(self.catalog_file, fp, article_rows(final.values()))
         if self.analyses is not None and (report.updated or to_remove):
             self.analyses.prune(c.text for c in self.index.all_chunks())
         report.articles_total = len(final)
@@ -232,9 +240,10 @@ class Indexer:
             self.index.set_state({
                 "dirty": False, "fingerprint": fp, "articles": report.articles_total,
                 "chunks": report.chunks_total,
+                "articles_with_warnings": sum(1 for a in final.values() if a.warnings),
                 "newest": max((a.published for a in final.values() if a.published), default=""),
                 "last_ingest": datetime.now(UTC).isoformat(timespec="seconds"),
-                "last_report": {k: v for k, v in report.to_json().items() if k != "skipped"},
+                "last_report": {k: v for k, v in report.to_json().items() if k not in ("skipped", "reader_warnings")},
             })
         return report
 
@@ -267,8 +276,9 @@ class Indexer:
         metas: dict[str, dict[str, object]] = {}
         for article, h, st, chunks in batch:
             reuse = self.index.embeddings_by_hash(article.id) if st else {}
+            about = article_metadata(article)
             for c in chunks:
-                m = chunk_metadata(c, h, read.origins.get(article.id, article.source), len(chunks))
+                m = chunk_metadata(c, h, read.origins.get(article.id, article.source), len(chunks), about)
                 metas[c.id] = m
                 old = reuse.get(str(m["chunk_hash"]))
                 if old is not None and old.shape == (self.embedder.dim,):

@@ -16,7 +16,7 @@ import numpy as np
 
 from postqa.core.config import StoreSettings
 from postqa.core.errors import IndexMismatchError, IndexMissingError, StoreUnavailableError
-from postqa.core.types import Chunk, SearchFilter
+from postqa.core.types import Article, Chunk, SearchFilter
 
 SCHEMA_VERSION = 1
 _META_PREFIX = "postqa_"
@@ -69,14 +69,30 @@ class StoredArticle:
     present: int  # how many of them are actually stored (fewer: an interrupted write)
     title: str
     published: str
+    source: str = ""
+    layout: str = ""  # how the reader read it (see core.types.ParseReport)
+    warnings: tuple[str, ...] = ()  # what the reader was unsure of
+    url: str = ""
 
 
 def _date_int(d: date | None) -> int:
     return d.year * 10000 + d.month * 100 + d.day if d else 0
 
 
-def chunk_metadata(chunk: Chunk, article_hash: str, origin: str, n_chunks: int) -> dict[str, Any]:
+def article_metadata(article: Article) -> dict[str, Any]:
+    """What every chunk of an article carries about how it was read: layout, url and the reader's warnings."""
+    report = article.report
     return {
+        "url": article.url,
+        "layout": report.layout if report else "",
+        "warnings": "\n".join(report.warnings) if report else "",
+    }
+
+
+def chunk_metadata(chunk: Chunk, article_hash: str, origin: str, n_chunks: int,
+                   article: dict[str, Any] | None = None) -> dict[str, Any]:
+    return {
+        **(article or {}),
         "article_id": chunk.article_id,
         "n": chunk.n,
         "start": chunk.start,
@@ -336,8 +352,12 @@ class ChromaIndex:
             m = e["m"]
             # Two versions of one article side by side (an interrupted replace) never count as complete.
             h = next(iter(e["hashes"])) if len(e["hashes"]) == 1 else ""
+            warnings = str(m.get("warnings") or "")
             out[aid] = StoredArticle(aid, h, str(m.get("origin", "")), int(m.get("n_chunks", -1)), e["present"],
-                                     str(m.get("title", "")), str(m.get("published", "")))
+                                     str(m.get("title", "")), str(m.get("published", "")),
+                                     source=str(m.get("source", "")), layout=str(m.get("layout") or ""),
+                                     warnings=tuple(w for w in warnings.split("\n") if w),
+                                     url=str(m.get("url") or ""))
         return out, hashlib.sha1(json.dumps(sorted(pairs)).encode()).hexdigest()[:16]
 
     def all_chunks(self) -> Iterator[Chunk]:

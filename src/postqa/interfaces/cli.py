@@ -22,6 +22,7 @@ examples:
   postqa ask --stream --history "Who presided over the Xinhua meeting?" "And who addressed it?"
   postqa who "Kang Ning"              a person's roles, dated, with the articles naming them
   postqa status                       model, dimension, articles, chunks, store, last ingest
+  postqa articles --warnings          indexed articles the reader was unsure of (no date, title from file name)
   postqa serve --port 7860            the web chat
   postqa eval                         the fixed Q&A suite, with a report in evals/reports/
 
@@ -76,6 +77,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     if report.kept:
         print(f"kept {len(report.kept)} indexed article(s) whose files could not be checked (see above)",
               file=sys.stderr)
+    if not args.json:
+        flagged = len({p.path for p in report.reader_warnings})
+        hint = "" if args.verbose or not report.reader_warnings else \
+            " (--verbose lists them; so does `postqa articles --warnings`)"
+        print(f"reader warnings: {len(report.reader_warnings)} on {flagged} of the articles read{hint}")
+    if args.verbose:
+        for problem in report.reader_warnings:
+            print(f"warning {problem.path}: {problem.reason}", file=sys.stderr)
     return 0
 
 
@@ -160,7 +169,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"model:       {emb['model']} ({emb['dim']} dimensions, normalised: {emb['normalize']})")
     print(f"store:       {status['store']}")
     print(f"collection:  {status['collection']}")
-    print(f"articles:    {status['articles']}")
+    flagged = status.get("articles_with_warnings") or 0
+    print(f"articles:    {status['articles']}" + (f" ({flagged} with reader warnings)" if flagged else ""))
     print(f"chunks:      {status['chunks']}")
     if status.get("running_since"):
         print(f"last ingest: {status['last_ingest'] or 'never'}; another ingest is running since "
@@ -193,7 +203,7 @@ def cmd_indexes(args: argparse.Namespace) -> int:
 # Interface modules that add commands: each has register_cli(subparsers, common) and imports its heavy
 # dependencies only inside the command it runs.
 COMMAND_MODULES = ("postqa.interfaces.web", "postqa.interfaces.evaluation", "postqa.interfaces.who",
-                   "postqa.interfaces.feedback")
+                   "postqa.interfaces.feedback", "postqa.interfaces.articles")
 
 
 def _add_ingest(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -211,6 +221,8 @@ def _add_ingest(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", type=float, default=0.0, metavar="SECONDS",
                    help="wait this long for another ingest to finish (default: stop at once)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
+    p.add_argument("--verbose", action="store_true",
+                   help="list the reader's warnings (no date found, title from the file name, ...) one a line")
     p.set_defaults(func=cmd_ingest)
 
 

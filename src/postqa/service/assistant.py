@@ -22,7 +22,7 @@ from postqa.answering.timeexpr import (
     without_expression,
 )
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit, SearchFilter
-from postqa.index.catalog import catalog_path, load_catalog
+from postqa.index.catalog import article_rows, catalog_path, load_catalog
 from postqa.index.chunking import split_sentences
 from postqa.index.indexer import load_keyword_index
 from postqa.index.keyword import BM25Index
@@ -347,6 +347,7 @@ class Assistant:
         articles = len(self.index.stored_articles()) if dirty or "articles" not in state else state["articles"]
         running = ingest_running(self.keyword.path.parent.parent) if dirty else None
         return {**self.info, "articles": articles, "chunks": self.index.count(),
+                "articles_with_warnings": state.get("articles_with_warnings", 0),
                 "last_ingest": state.get("last_ingest"), "dirty": dirty and running is None,
                 "running_since": running,
                 "interrupted_at": (state.get("started") or "an unknown time") if dirty and not running else None}
@@ -373,16 +374,15 @@ class Assistant:
             out.append(f"Who is {ranked[0]}?")
         return list(dict.fromkeys(out))[:n]
 
-    def articles(self) -> list[dict[str, str]]:
-        """Every indexed article (id, title, date), newest first: for filters and example questions. From the
-        catalogue the ingest wrote (no scan of every chunk's metadata), else from a scan."""
+    def articles(self) -> list[dict[str, Any]]:
+        """Every indexed article, newest first (see ``index.catalog.article_rows``): for filters, example
+        questions and ``postqa articles``. From the catalogue the ingest wrote (no scan of every chunk's
+        metadata), else from a scan."""
         store_dir = self.keyword.path.parent.parent
         saved = load_catalog(catalog_path(store_dir, self.index.name), str(self.index.state().get("fingerprint", "")))
         if saved is not None:
             return saved
-        arts = self.index.stored_articles().values()
-        return sorted(({"id": a.article_id, "title": a.title, "date": a.published} for a in arts),
-                      key=lambda a: (a["date"], a["id"]), reverse=True)
+        return article_rows(self.index.stored_articles().values())
 
     def article(self, article_id: str) -> Article | None:
         """The whole indexed article, its text put back together from the stored chunks (their offsets into
@@ -411,3 +411,5 @@ def rebuild_text(chunks: Sequence[Chunk]) -> str:
         out.append(c.text[pos - c.start:])
         pos = c.end
     return "".join(out)
+
+

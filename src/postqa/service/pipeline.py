@@ -9,7 +9,8 @@ from typing import Any
 
 from postqa.answering.answer import ExtractiveAnswerer
 from postqa.core.config import Settings
-from postqa.index.catalog import catalog_path
+from postqa.core.errors import PostqaError
+from postqa.index.catalog import article_rows, catalog_path
 from postqa.index.embedding import Embedder, create_embedder, describe, set_threads
 from postqa.index.indexer import Indexer, IngestLock, IngestReport, ProgressFn, keyword_path
 from postqa.index.people import PeopleSource, people_path
@@ -107,6 +108,41 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
     return Assistant(retriever, answerer, index, keyword, info, generator=generator, people=people)
 
 
+def _configured_model_name(settings: Settings) -> str | None:
+    """The name the configured embedding model records in its index, found without loading it."""
+    from postqa.index.embedding import resolve_model
+
+    if settings.embedding.provider == "hash":
+        return f"hash-{settings.embedding.dim}"
+    try:
+        return resolve_model(settings.embedding.model, settings.embedding.offline)[1]
+    except PostqaError:
+        return None
+
+
+def open_index_without_model(settings: Settings) -> ChromaIndex | None:
+    """The index built for the configured model, opened without loading the model (for listings); None
+    when that is ambiguous (several indexes of that model name): then build the assistant instead."""
+    store = open_store(settings)
+    built = [(n, s, m) for n, s, m in store.indexes() if s is not None]
+    name = _configured_model_name(settings)
+    found = [(n, s) for n, s, _ in built if s.model == name
+             and s.chunk_overlap == settings.chunking.overlap_sentences]
+    if len(found) != 1:
+        return None
+    collection, spec = found[0]
+    return ChromaIndex(store, store.client.get_collection(collection, embedding_function=None), spec)
+
+
+def list_articles(settings: Settings) -> list[dict[str, Any]]:
+    """Every indexed article of the configured model's index (see index.catalog.article_rows), read from
+    the store's metadata; the model is loaded only when the index cannot be told without it."""
+    index = open_index_without_model(settings)
+    if index is None:
+        return build_assistant(settings).articles()
+    return article_rows(index.stored_articles().values())
+
+
 def drop_index(settings: Settings, name: str) -> None:
     store = open_store(settings)
     store.delete_collection(name)
@@ -135,4 +171,4 @@ def list_indexes(settings: Settings) -> list[dict[str, Any]]:
     return out
 
 
-__all__ = ["ingest", "build_assistant", "index_spec", "list_indexes", "drop_index"]
+__all__ = ["ingest", "build_assistant", "index_spec", "list_indexes", "list_articles", "drop_index"]
