@@ -30,6 +30,7 @@ _HEADER_FIELD = re.compile(r"^\w[\w .-]{0,24}:\s*\S")  # "Date: ...", "Source: .
 _SENTENCE_CUT = re.compile(r"[.!?。！？][\"'”’)\]]*(?=\s|$)")
 _TRAILING_GROUP = re.compile(r"\s*[(\[（][^()\[\]（）]{0,80}[)\]）]\s*$")
 _BYLINE = re.compile(r"\s+By\s+\S.{0,60}$")
+_BYLINE_LINE = re.compile(r"^By\s+\S.{0,80}$", re.IGNORECASE)
 _SEPARATORS = " |-–—:·•,/"
 
 
@@ -119,31 +120,63 @@ def _repeated_title(lines: list[str], limit: int) -> _Head | None:
     return None
 
 
+def is_byline(line: str) -> bool:
+    """"By A. Writer (Source)" or a source in brackets alone: who wrote it, not what it is called."""
+    return bool(_BYLINE_LINE.match(line)) or not _TRAILING_GROUP.sub("", line).strip(_SEPARATORS)
+
+
+def _headline(line: str) -> bool:
+    """A line that can be a headline: title-like, three words or more, not mostly figures (a phone list),
+    not a byline."""
+    digits = sum(ch.isdigit() for ch in line)
+    return title_like(line) and word_count(line) >= 3 and not line.rstrip().endswith(".") and \
+        digits < 0.3 * max(1, len(line.replace(" ", ""))) and not is_byline(line)
+
+
 def _title_above_date(lines: list[str], bp: list[bool], limit: int) -> _Head | None:
-    """The first date line near the top, and the headline just above it (or glued in front of it)."""
+    """The date line with a headline just above it (or glued in front of it); when none has one, the date
+    line nearest the story's start (a date in the site's header bar is not the article's)."""
+    dated: list[tuple[int, DateSpan]] = []
     for pos in range(limit):
         span = _date_line(lines[pos])
         if span is None:
             continue
+        dated.append((pos, span))
         head = _Head(published=span.value, date_at=pos, date_source="date line")
         for above in range(pos - 1, max(-1, pos - 4), -1):
-            if not bp[above] and title_like(lines[above]) and _date_line(lines[above]) is None:
+            shaped = _headline(lines[above]) or (above == pos - 1 and title_like(lines[above])
+                                                 and not is_byline(lines[above]))
+            if not bp[above] and shaped and _date_line(lines[above]) is None:
                 head.title, head.title_at, head.title_source = lines[above], above, "line before the date"
                 return head
         front = lines[pos][:span.start].strip(_SEPARATORS)
-        if word_count(front) >= 3 and title_like(front) and span.start > 0 and not lines[pos][span.start - 1].isspace():
+        if _headline(front) and span.start > 0 and not lines[pos][span.start - 1].isspace():
             head.title, head.title_at, head.title_source = front, pos, "line the date is glued to"
             head.date_source = "glued to the title"
-        return head
-    return None
+            return head
+    if not dated:
+        return None
+    pos, span = dated[-1]
+    return _Head(published=span.value, date_at=pos, date_source="date line")
+
+
+def _first_title(lines: list[str], bp: list[bool], limit: int) -> int:
+    """Where the headline of a page without a date line is: the first headline-shaped line, else the
+    title-like line just above the story, else the first title-like line; -1 if there is none."""
+    usable = [p for p in range(limit) if not bp[p] and title_like(lines[p]) and _date_line(lines[p]) is None]
+    story = next((p for p in range(limit) if is_prose(lines[p])), limit)
+    headlines = [p for p in usable if _headline(lines[p]) and p < story]
+    if headlines:
+        return headlines[0]
+    above = [p for p in usable if p < story]
+    return above[-1] if above else (usable[0] if usable else -1)
 
 
 def _find_head(lines: list[str], bp: list[bool]) -> _Head:
     limit = _head_limit(lines)
     head = _repeated_title(lines, limit) or _title_above_date(lines, bp, limit)
     if head is None or head.title_at < 0:
-        first = next((p for p in range(limit) if not bp[p] and title_like(lines[p])
-                      and _date_line(lines[p]) is None), -1)
+        first = _first_title(lines, bp, limit)
         found = head or _Head()
         if first >= 0 and (found.date_at < 0 or first < found.date_at + 3):
             found.title, found.title_at, found.title_source = lines[first], first, "first title-like line"
@@ -222,6 +255,13 @@ def _clean_title(text: str) -> str:
     return text
 
 
+def _after_byline(region: str, dates: list[DateSpan], span: DateSpan) -> bool:
+    """Whether the text between the previous date and this one ends in a byline or a source in brackets."""
+    start = max((d.end for d in dates if d.end <= span.start), default=0)
+    segment = region[start:span.start].rstrip(_SEPARATORS)
+    return _clean_title(segment) != segment.strip(_SEPARATORS)
+
+
 def _repeated_suffix(before: str, page: str) -> str:
     """The longest ending of ``before`` (3-30 words) that the page says twice: its repeated headline."""
     words = before.split()
@@ -241,13 +281,15 @@ def read_one_line(line: str, profile: SiteProfile | None) -> PageRead:
     head_words = ONE_LINE_HEAD_WORDS if learned else max(ONE_LINE_HEAD_WORDS, (last - first) // 3)
     head_end = spans[min(last, first + head_words) - 1][1] - spans[first][0] if last > first else 0
     found = [d for d in find_dates(region) if d.start < head_end]
+    found.sort(key=lambda d: not _after_byline(region, found, d))  # a date after a byline or source first
     out = PageRead(title="", published=None, body=region, layout="text-one-line")
-    if not learned:
+    if profile is None or profile.pages < 2:
         out.notes.append("no other page of this folder to learn boilerplate from")
     if found:
         date_span = found[0]
         out.published, out.date_source = date_span.value, "date after the title"
-        before = _clean_title(region[:date_span.start])
+        previous = max((d.end for d in found if d.end <= date_span.start), default=0)
+        before = _clean_title(region[previous:date_span.start])
         out.body = region[date_span.end:].strip(_SEPARATORS)
         if before and title_like(before) and word_count(before) <= ONE_LINE_TITLE_WORDS:
             out.title, out.title_source = before, "text before the date"
