@@ -197,3 +197,21 @@ def test_no_body_line_recurs_on_three_or_more_other_pages(tmp_path_factory: pyte
         for line in (x for x in article.text.split("\n") if x.strip()):
             others = sum(1 for name, k in keys.items() if name != me and line_key(line) in k)
             assert others < 3, (line, others)
+
+
+def test_a_page_read_alone_ends_its_story_where_the_page_furniture_starts(tmp_path: Path) -> None:
+    page = "\n".join([
+        "Menu", "Ferry timetable changes for the winter", "(Harbour Desk) 09:30, December 02, 2021", "Video",
+        "The harbour office has published the winter timetable for the island ferries, which starts next week.",
+        "Boats will leave at these times:", "7:00 from the north pier", "9:30 from the north pier",
+        "12:00 from the south pier",
+        "The last boat of the day will leave the south pier at 18:00, an hour earlier than in summer.",
+        "(Web editor: A. Writer)", "Photos", "Related Stories", "- Pier repairs finish early",
+        "- Island school reopens", "Copyright 2021 Harbour Desk. All rights reserved.",
+        "Copyright 2021 Harbour Desk. All rights reserved."])
+    (tmp_path / "timetable.txt").write_text(page, encoding="utf-8")
+    article = read_corpus([tmp_path]).articles[0]
+    assert article.title == "Ferry timetable changes for the winter" and article.published == date(2021, 12, 2)
+    assert article.text.startswith("The harbour office has published")  # the widget label before it is gone
+    assert "12:00 from the south pier" in article.text  # a short list inside the story stays
+    assert article.text.endswith("an hour earlier than in summer.")

@@ -20,6 +20,7 @@ from postqa.reading.text import (
     word_count,
 )
 
+FOOTER_BLOCK = 3  # this many short non-sentence lines in a row, with no running text after them, end a story
 HEAD_SCAN_LINES = 40  # title and date are looked for among the first lines only, never deep in the body
 DATE_LINE_WORDS = 12  # a date line holds a date and at most this many other words (a source, a byline)
 ONE_LINE_CHARS = 300  # a page of one line at least this long is a one-line dump
@@ -145,7 +146,8 @@ def _title_above_date(lines: list[str], bp: list[bool], limit: int) -> _Head | N
         head = _Head(published=span.value, date_at=pos, date_source="date line")
         for above in range(pos - 1, max(-1, pos - 4), -1):
             shaped = _headline(lines[above]) or (above == pos - 1 and title_like(lines[above])
-                                                 and not is_byline(lines[above]))
+                                                 and not is_byline(lines[above])
+                                                 and any(ch.isalpha() for ch in lines[above]))
             if not bp[above] and shaped and _date_line(lines[above]) is None:
                 head.title, head.title_at, head.title_source = lines[above], above, "line before the date"
                 return head
@@ -197,8 +199,36 @@ def _date_near_title(lines: list[str], head: _Head) -> None:
             return
 
 
-def _trim_tail(body: list[str]) -> int:
-    """Drop short lines that are not sentences from the end of the story (footers, credits, widgets)."""
+def _is_widget(line: str) -> bool:
+    """A short line that is not a sentence: a label, a menu or list item, a credit, a footer line."""
+    return not ends_sentence(line) and word_count(line) <= 15
+
+
+def _cut_at_footer(body: list[str]) -> None:
+    """End the story where the page's furniture starts: FOOTER_BLOCK short non-sentence lines in a row
+    after the story has begun, with no paragraph of running text after them (related lists, widgets and
+    copyright lines follow a story; a list inside a story is followed by more of it)."""
+    run = 0
+    for pos, line in enumerate(body):
+        run = run + 1 if _is_widget(line) else 0
+        if run == FOOTER_BLOCK and any(ends_sentence(x) for x in body[:pos - run + 1]) and \
+                not any(is_prose(x) and word_count(x) >= 20 for x in body[pos + 1:]):
+            del body[pos - run + 1:]
+            return
+
+
+def _trim_head(body: list[str]) -> None:
+    """Drop widget labels (a few words, no figures, not a sentence) before the story's first line."""
+    while len(body) > 1 and word_count(body[0]) <= 3 and not ends_sentence(body[0]) and \
+            not any(ch.isdigit() for ch in body[0]) and is_prose(body[1]):
+        body.pop(0)
+
+
+def _trim_edges(body: list[str]) -> int:
+    """Cut the story at the page furniture after it, drop widget labels before it, then the short lines
+    that are not sentences at its end (footers, credits, widgets); returns how many end lines went."""
+    _cut_at_footer(body)
+    _trim_head(body)
     dropped = 0
     while len(body) > 1 and not ends_sentence(body[-1]) and word_count(body[-1]) <= 15 and \
             any(ends_sentence(line) for line in body[:-1]):
@@ -217,7 +247,7 @@ def read_lines(raw_lines: list[str], profile: SiteProfile | None) -> PageRead:
             and not ends_sentence(lines[start]):
         start += 1  # "Source: ..." / "Date: not given" fields under the headline
     body = [ln for pos, ln in enumerate(lines) if pos >= start and not bp[pos]]
-    _trim_tail(body)
+    _trim_edges(body)
     if not body and head.title_at >= 0 and head.title_source == "first title-like line":
         body, head.title, head.title_source = [head.title], "", ""  # a page of one short line is all body
     notes: list[str] = []
