@@ -13,10 +13,11 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ROOT / "evals" / "pages"
 CASES = ROOT / "evals" / "pages_cases.jsonl"
-# First run (MiniLM, commit "Evals: five self-written pages ..."): 6 of 12 cases passed, every answerable case
-# found its page first; the six failures are answer spans and refusals (the answerer's), not the reader's.
-# The bar is that run less one case of slack; raise it as answers improve.
-MIN_PASSED = 5 / 12
+# First run (MiniLM, before the spaCy answerer): 6 of 12 cases passed, every answerable case found its page
+# first (the failures were answer spans and refusals, not the reader's). With the spaCy answerer (main at
+# 818555d): 9 of 12 (misses: the ferry's seats, the race winner, the unanswerable first night). The bar is
+# that run less one case of slack.
+MIN_PASSED = 8 / 12
 
 EXPECTED = {
     "ferry_night_service": ("Night ferry service starts on Lake Dongting", date(2022, 10, 12), "YUEYANG, Oct. 12"),
