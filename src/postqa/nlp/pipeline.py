@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.abc
+import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -56,8 +59,40 @@ class Analyser:
         return self.info["fingerprint"]
 
 
+class _HideTorch(importlib.abc.MetaPathFinder):
+    """Makes ``import torch`` fail while spaCy is imported (see ``import_spacy``)."""
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "torch" or name.startswith("torch."):
+            raise ModuleNotFoundError(f"torch is hidden while spaCy loads: {name}", name=name)
+        return None
+
+
+@contextmanager
+def _torch_hidden() -> Iterator[None]:
+    if "torch" in sys.modules:  # already paid for (ingest with sentence-transformers): nothing to save
+        yield
+        return
+    finder = _HideTorch()
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
+
+
+def import_spacy() -> Any:
+    """spaCy without torch. thinc (spaCy's ML layer) imports torch eagerly when it is installed, only to offer
+    a PyTorch shim that the CNN pipelines postqa uses never call; that costs seconds of start-up on the ONNX
+    query path. Hiding torch for the duration of the import makes thinc record ``has_torch = False``; torch
+    itself stays importable for whatever needs it later (the failed import leaves no ``sys.modules`` entry)."""
+    with _torch_hidden():
+        import spacy
+    return spacy
+
+
 def _load(model: str) -> Any:
-    import spacy
+    spacy = import_spacy()
 
     try:
         nlp = spacy.load(model, exclude=[p for p in _pipe_names(model) if p not in NEEDED_PIPES])
@@ -72,8 +107,7 @@ def _load(model: str) -> Any:
 def _pipe_names(model: str) -> list[str]:
     """The pipes a pipeline declares, read from its config without loading weights (for ``exclude``)."""
     try:
-        import spacy
-
+        spacy = import_spacy()
         path = Path(model) if Path(model).exists() else Path(spacy.util.get_package_path(model))
         cfg = spacy.util.load_config(next(path.rglob("config.cfg")))
         return list(cfg["nlp"]["pipeline"])
