@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -383,12 +383,7 @@ def intent_filter(intent: TimeIntent, flt: SearchFilter | None) -> SearchFilter:
     lo, hi = intent.date_from, intent.date_to
     if hi is not None and not intent.bounded:
         hi = hi + REPORTING_LAG
-    base = flt or SearchFilter()
-    if base.date_from and (lo is None or base.date_from > lo):
-        lo = base.date_from
-    if base.date_to and (hi is None or base.date_to < hi):
-        hi = base.date_to
-    return replace(base, date_from=lo, date_to=hi)
+    return (flt or SearchFilter()).narrowed(lo, hi)
 
 
 def describe(intent: TimeIntent, reference: date | None, reference_source: str,

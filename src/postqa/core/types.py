@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 
@@ -80,6 +80,14 @@ class SearchFilter:
 
     def __bool__(self) -> bool:
         return bool(self.date_from or self.date_to or self.article_ids)
+
+    def narrowed(self, lo: date | None, hi: date | None) -> SearchFilter:
+        """This filter with its date range intersected with ``[lo, hi]`` (None: open on that side)."""
+        if self.date_from and (lo is None or self.date_from > lo):
+            lo = self.date_from
+        if self.date_to and (hi is None or self.date_to < hi):
+            hi = self.date_to
+        return replace(self, date_from=lo, date_to=hi)
 
     def accepts(self, chunk: Chunk) -> bool:
         if self.article_ids is not None and chunk.article_id not in self.article_ids:

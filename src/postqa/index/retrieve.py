@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 import numpy as np
@@ -67,12 +67,7 @@ class DatePreference:
     def as_filter(self, flt: SearchFilter | None) -> SearchFilter:
         """The zone as a filter (intersected with ``flt``): where the extra candidates come from."""
         lo, hi = self.zone()
-        base = flt or SearchFilter()
-        if base.date_from and (lo is None or base.date_from > lo):
-            lo = base.date_from
-        if base.date_to and (hi is None or base.date_to < hi):
-            hi = base.date_to
-        return replace(base, date_from=lo, date_to=hi)
+        return (flt or SearchFilter()).narrowed(lo, hi)
 
 
 def diversify(ordered: list[str], article_of: Callable[[str], str], top_k: int, max_per_article: int,
