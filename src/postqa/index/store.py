@@ -424,8 +424,10 @@ class ChromaIndex:
                          n_results=k, include=["documents", "metadatas", "distances"], **kwargs)
         ids, docs = (res.get("ids") or [[]])[0], (res.get("documents") or [[]])[0]
         metas, dists = (res.get("metadatas") or [[]])[0], (res.get("distances") or [[]])[0]
-        return [(chunk_from_record(cid, doc or "", dict(meta or {})), 1.0 - float(dist))  # cosine distance
-                for cid, doc, meta, dist in zip(ids, docs, metas, dists, strict=False)]
+        # a record with no document is an id another process deleted that this client's in-memory vector index
+        # still holds (embedded mode, until the reader reopens): nothing to cite, so it is no hit
+        return [(chunk_from_record(cid, doc, dict(meta or {})), 1.0 - float(dist))  # cosine distance
+                for cid, doc, meta, dist in zip(ids, docs, metas, dists, strict=False) if doc]
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         if not ids:
