@@ -176,7 +176,7 @@ def _upload(w: Watched, path: Path) -> str:
     w.page.get_by_role("tab", name="Add articles").click()
     w.page.locator("#pq-upload-add").wait_for(timeout=20_000)
     w.page.locator("#pq-upload-files input[type=file]").set_input_files(str(path))
-    w.page.locator("#pq-upload-files").get_by_text(path.name).first.wait_for(timeout=60_000)
+    w.page.locator("#pq-upload-files").get_by_text(path.name).first.wait_for(timeout=120_000)  # a loaded box is slow
     final = "#pq-upload-result .pq-upload[data-state=finished], #pq-upload-result .pq-upload[data-state=refused]"
     before = w.page.evaluate(f"() => document.querySelector('{final}')?.innerText || ''")
     w.page.locator("#pq-upload-add").click()
