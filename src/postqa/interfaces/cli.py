@@ -81,7 +81,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         flagged = len({p.path for p in report.reader_warnings})
         hint = "" if args.verbose or not report.reader_warnings else \
             " (--verbose lists them; so does `postqa articles --warnings`)"
-        print(f"reader warnings: {len(report.reader_warnings)} on {flagged} of the articles read{hint}")
+        print(f"reader warnings: {len(report.reader_warnings)} on {flagged} of the articles read{hint}"
+              if report.reader_warnings else "reader warnings: none")
     if args.verbose:
         for problem in report.reader_warnings:
             print(f"warning {problem.path}: {problem.reason}", file=sys.stderr)

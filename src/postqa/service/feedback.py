@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from postqa.core.atomic import atomic_write_text
 from postqa.core.errors import PostqaError
 
 FEEDBACK_FILE = "feedback.sqlite3"
@@ -160,7 +161,7 @@ def export_cases(store: FeedbackStore, path: Path) -> int:
     """Write every thumbs-down as an eval case (JSON Lines) to ``path``; returns how many."""
     cases = [eval_case(fb) for fb in store.list(rating=-1)]
     try:
-        path.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases), encoding="utf-8")
+        atomic_write_text(path, "".join(json.dumps(c, ensure_ascii=False) + "\n" for c in cases))
     except OSError as err:
         raise FeedbackError(f"cannot write {path}: {err.strerror or err}; choose a writable file") from None
     return len(cases)
