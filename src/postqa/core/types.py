@@ -16,6 +16,7 @@ class ParseReport:
     date_source: str = ""  # e.g. "date line", "glued to the title", "html metadata", "" (none found)
     boilerplate_chars: int = 0  # characters of the page removed as navigation, menus, footers
     page_chars: int = 0  # characters of the page as read
+    unwrapped_lines: int = 0  # line breaks of a hard-wrapped body joined into its paragraphs (0: not wrapped)
     warnings: tuple[str, ...] = ()
 
 

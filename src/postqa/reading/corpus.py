@@ -32,6 +32,7 @@ from postqa.reading.report import build_report
 from postqa.reading.result import CorpusReadResult, Problem
 from postqa.reading.scraped import PageRead, is_one_line, read_text_page
 from postqa.reading.text import clean_text, finish_title
+from postqa.reading.unwrap import unwrap
 
 __all__ = ["SUPPORTED_SUFFIXES", "clean_text", "parse_date", "parse_scraped_page", "read_corpus", "read_file"]
 
@@ -239,8 +240,8 @@ def _learn_sites(files: list[tuple[Path, str, str]], result: CorpusReadResult) -
             text = _load_text(path, scratch, display)  # problems are reported in the second pass
             if text is None:
                 continue
-            text = clean_text(text)
-            sites.setdefault(folder, _Site(SiteProfile())).profile.learn(text, is_one_line(text))
+            learned = clean_text(unwrap(text).text)  # the lines the second pass reads (hard wraps joined)
+            sites.setdefault(folder, _Site(SiteProfile())).profile.learn(learned, is_one_line(learned))
         except Exception:  # noqa: BLE001 - the second pass reports this file's problem
             continue
         if kept + len(text) <= _CACHE_CHARS:

@@ -12,6 +12,7 @@ from postqa.reading.dates import parse_date
 from postqa.reading.files import safe_str
 from postqa.reading.result import CorpusReadResult, Problem
 from postqa.reading.text import clean_text, finish_title
+from postqa.reading.unwrap import unwrap
 
 ID_FIELDS = ("id", "doc_id")
 TITLE_FIELDS = ("title", "headline")
@@ -36,7 +37,8 @@ def _article(obj: dict[str, object], where: str, body: str, path: Path) -> Artic
     date_field, raw_date = _first(obj, DATE_FIELDS)
     url = clean_text(str(obj.get("url") or ""))
     published = parse_date(raw_date)
-    text = clean_text(body)
+    unwrapped = unwrap(body, headless=True)  # a body field: no headline or date lines above it
+    text = clean_text(unwrapped.text)
     clean_title = finish_title(clean_text(str(title or "")), text)
     warnings = []
     if published is None:
@@ -47,7 +49,7 @@ def _article(obj: dict[str, object], where: str, body: str, path: Path) -> Artic
     _, raw_id = _first(obj, ID_FIELDS)
     report = ParseReport(layout="jsonl", title_source=f"field {title_field}" if clean_title else "",
                          date_source=f"field {date_field}" if published else "", page_chars=len(body),
-                         warnings=tuple(warnings))
+                         unwrapped_lines=unwrapped.joined, warnings=tuple(warnings))
     article_id = clean_text(str(raw_id or "")) or _stable_id(url or str(title or ""), body[:2000])
     # the source names the article, not its line: deleting one line must not change every later article
     return Article(id=article_id, title=clean_title, published=published,

@@ -7,6 +7,7 @@ import re
 from postqa.reading.dates import parse_date
 from postqa.reading.scraped import PageRead
 from postqa.reading.text import clean_text
+from postqa.reading.unwrap import unwrap
 
 _MD_FRONT = re.compile(r"^---\n(.*?)\n---\n", re.S)
 
@@ -40,6 +41,8 @@ def read_markdown(text: str) -> PageRead:
     """A Markdown article as a PageRead (layout "markdown")."""
     out = PageRead(title="", published=None, body="", layout="markdown")
     text = _front_matter(text.replace("\r\n", "\n").lstrip("\ufeff"), out)
+    unwrapped = unwrap(text)  # hard-wrapped paragraphs joined (code, lists, tables and headings stay as they are)
+    text, out.unwrapped_lines = unwrapped.text, unwrapped.joined
     body: list[str] = []
     in_code = False
     for line in text.split("\n"):

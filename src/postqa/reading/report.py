@@ -25,4 +25,5 @@ def build_report(page: PageRead, page_chars: int) -> ParseReport:
         warnings.append(f"most of the page was removed as boilerplate ({removed / page_chars:.0%} of "
                         f"{page_chars:,} characters)")
     return ParseReport(layout=page.layout, title_source=page.title_source, date_source=page.date_source,
-                       boilerplate_chars=removed, page_chars=page_chars, warnings=tuple(warnings))
+                       boilerplate_chars=removed, page_chars=page_chars, unwrapped_lines=page.unwrapped_lines,
+                       warnings=tuple(warnings))

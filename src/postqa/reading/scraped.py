@@ -19,6 +19,7 @@ from postqa.reading.text import (
     title_like,
     word_count,
 )
+from postqa.reading.unwrap import unwrap
 
 FOOTER_BLOCK = 3  # this many short non-sentence lines in a row, with no running text after them, end a story
 HEAD_SCAN_LINES = 40  # title and date are looked for among the first lines only, never deep in the body
@@ -47,6 +48,7 @@ class PageRead:
     date_source: str = ""
     notes: list[str] = field(default_factory=list)
     url: str = ""
+    unwrapped_lines: int = 0  # line breaks of a hard-wrapped page joined before it was read
 
 
 @dataclass
@@ -67,11 +69,15 @@ def is_one_line(text: str) -> bool:
 
 
 def read_text_page(text: str, profile: SiteProfile | None = None) -> PageRead:
-    """Title, date and clean body of a text page; ``profile`` holds what its site's pages repeat."""
-    text = clean_text(text)
+    """Title, date and clean body of a text page (hard-wrapped paragraphs joined first); ``profile`` holds what
+    its site's pages repeat."""
+    unwrapped = unwrap(text)
+    text = clean_text(unwrapped.text)
     if is_one_line(text):
         return read_one_line(text.strip(), profile)
-    return read_lines(text.split("\n"), profile)
+    page = read_lines(text.split("\n"), profile)
+    page.unwrapped_lines = unwrapped.joined
+    return page
 
 
 # ------------------------------------------------------------------------------------- pages of lines
