@@ -15,6 +15,7 @@ from postqa.core.config import AnswerSettings
 from postqa.core.types import Chunk, Hit
 from postqa.index.embedding import HashEmbedder
 from postqa.index.keyword import tokenize
+from postqa.nlp.analysis import Span
 from postqa.nlp.pipeline import Analyser, shared_analyser
 
 TEXT = ("Zhang Yongping, Head of the General Manager's Office of Xinhua News Agency, presided over the meeting. "
@@ -107,3 +108,72 @@ def test_refusal_by_what_the_question_names(analyser: Analyser) -> None:
     refused = ExtractiveAnswerer(_answerer(analyser).embed, lambda t: 1.0, settings, analyser=analyser).answer(
         "Who is the CEO of Acme Widgets?", _hits())
     assert not refused.answerable and refused.text == NOT_COVERED and refused.kind == "none"
+
+
+def _one_chunk(text: str, title: str = "News") -> list[Hit]:
+    chunk = Chunk("b#0", "b", 0, text, 0, len(text), title, date(2005, 1, 1), "s")
+    return [Hit(chunk, 1.0, dense_score=0.5, dense_rank=0, keyword_rank=0)]
+
+
+@pytest.mark.parametrize("text,question,answer", [
+    # a number word the entity recogniser left unlabelled, and a stop word to spaCy, is still the answer
+    ("The inquiry began in May. The investigation has now obtained nine guilty pleas.",
+     "How many guilty pleas has the investigation obtained?", "nine"),
+    # a span never cuts a written word: '850' inside '$850m'
+    ("Last month Marsh agreed to pay $850m to settle the lawsuit.", "How much did Marsh agree to pay?", "$850m"),
+    # an amount comes with its unit; the restatement in parentheses is not the answer
+    ("The film took 1.5bn yen ($14.3m) in its first two days.", "How much did the film take in two days?",
+     "1.5bn yen"),
+    # an amount that modifies the noun the question asks about measures it; the unit the question names stays out
+    ("The Duchy of Cornwall is a 140,000-acre estate across 25 counties.",
+     "How large is the estate of the Duchy of Cornwall?", "140,000-acre"),
+    # 'What was X called?': the name that is the object of 'called'
+    ("Stephen Toulouse said the malicious program was called Bankash-A Trojan.",
+     "What was the malicious program called?", "Bankash-A Trojan"),
+])
+def test_amounts_numbers_and_names(analyser: Analyser, text: str, question: str, answer: str) -> None:
+    ans = _answerer(analyser).answer(question, _one_chunk(text))
+    assert ans.kind == "span" and ans.text == answer
+    cite = ans.citations[0]
+    assert cite.span is not None and cite.passage[cite.span[0]:cite.span[1]].strip() == answer
+
+
+def test_the_lede_passes_its_score_to_the_typed_sentence_after_it(analyser: Analyser) -> None:
+    """'X has been appointed.' names no person; the next sentence does: it inherits the lede's rank."""
+    text = ("The first children's commissioner for England has been appointed. "
+            "Professor of child health Al Aynsley-Green was chosen by the government.")
+    ans = _answerer(analyser).answer("Who has been appointed as the first children's commissioner for England?",
+                                     _one_chunk(text))
+    assert ans.kind == "span" and ans.text.startswith("Al Aynsley-Green")
+    ranker = _answerer(analyser).ranker
+    scores = ranker.discourse([0.9, 0.3, 0.5], [False, True, True], ["c", "c", "d"])
+    assert scores[1] == pytest.approx(ranker.CARRY * 0.9 + ranker.TYPE_BONUS)
+    assert scores[2] == pytest.approx(0.5 + ranker.TYPE_BONUS)  # another chunk: nothing carried over
+    assert ranker.discourse([0.9, 0.3], [None, None], ["c", "c"]) == [0.9, 0.3]  # no asked type: unchanged
+
+
+def test_the_headline_stands_in_for_the_story_subject(analyser: Analyser) -> None:
+    """'Sales rose 2.8%' under 'Deutsche Telekom sees mobile gain': the headline's words count, at a discount."""
+    ranker = _answerer(analyser).ranker
+    weights = {"telekom": 2.0, "sale": 1.0}
+    assert ranker.lexical(weights, {"sale"}, {"telekom"}, {}) == pytest.approx(1.0 + 2.0 * ranker.TITLE_CREDIT)
+    assert ranker.lexical(weights, {"sale"}, set(), {}) == pytest.approx(1.0)
+
+
+def test_argument_answers_to_which_noun_questions_must_name_or_be_that_noun(analyser: Analyser) -> None:
+    """'Which leader did the delegates meet?': the object of 'met' answers when it is a name, not 'the press'."""
+    from postqa.answering.candidates import arguments
+
+    an = _answerer(analyser)
+    q = an.read("Which leader did the delegates meet?")
+    assert q.kind == "entity" and q.head == "leader"
+
+    def objects(text: str) -> set[str]:
+        a = analyser.analyse(text)
+        verbs = [t.i for t in a.tokens if t.lemma == "meet"]
+        same = lambda x, y: float(x == y)  # noqa: E731 - word similarity: equal lemmas only
+        return {a.span_text(Span(c.start, c.end)) for c in arguments(q, a, a.sents[0], verbs, same)}
+
+    assert objects("The delegates met the press.") == set()
+    assert objects("The delegates met Kang Ning.") == {"Kang Ning"}
+    assert objects("The delegates met the leader of the party.") == {"leader of the party"}

@@ -14,8 +14,11 @@ from postqa.answering.candidates import (
     arguments,
     coordinated,
     copula_complements,
+    measured,
+    numbers,
     subjects,
     typed,
+    whole_words,
     with_role,
 )
 from postqa.answering.question import LABEL_WORDS, Question, read_question
@@ -94,15 +97,15 @@ class ExtractiveAnswerer:
         return read_question(question, self.analyser.analyse(question), self.implied_label)
 
     def rank_sentences(self, question: str, hits: Sequence[Hit], context: str = "") -> list[Scored]:
-        return self.ranker.rank(question, hits, context)
+        return self.ranker.rank(question, hits, context, self.read(question_focus(question)))
 
     def answer(self, question: str, hits: Sequence[Hit], context: str = "") -> Answer:
         asked = question
         question = question_focus(question)
-        ranked = self.ranker.rank(question, hits, context)
+        q = self.read(question)
+        ranked = self.ranker.rank(question, hits, context, q)
         if not ranked:
             return Answer(question=asked, text=NOT_COVERED, answerable=False, hits=list(hits), kind="none")
-        q = self.read(question)
         self.prefetch(q, ranked)
         names, rare = refusal.missing(q, [h.chunk.context_text for h in hits], self.idf, tokenize)
         picked = self.select(q, ranked)
@@ -148,15 +151,20 @@ class ExtractiveAnswerer:
         verbs = matched_verbs(q, a, sent, self.similar)
         words = matched_words(q, a, sent)
         cands = typed(q, a, sent, self.similar) if q.kind != "clause" else []
-        if q.kind == "clause" or (q.kind == "entity" and q.head is None):
-            cands += arguments(q, a, sent, verbs)
+        if q.kind == "clause" or (q.kind == "entity" and (q.head is None or verbs)):
+            # 'What was the program called?': the name that is the object of 'called'
+            cands += arguments(q, a, sent, verbs, self.similar)
+        if q.kind == "number":
+            cands += numbers(a, sent)
         if q.kind == "clause" and q.verb is None:
             cands += copula_complements(q, a, sent, words)
         if q.kind == "person" and q.subject:
             cands += subjects(a, sent, verbs)
         out = []
         for c in cands:
-            c = coordinated(a, c, sent)
+            c = coordinated(a, whole_words(a, c, sent), sent)
+            if q.kind == "number" and q.head is None:  # 'how much': the amount with its unit
+                c = measured(q, a, c, sent)
             own = score(q, a, c, verbs, words, self.similar)
             if own is not None:
                 out.append((c, own))

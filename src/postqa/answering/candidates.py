@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from postqa.answering.question import Question
+from postqa.answering.question import Question, label_of_noun
 from postqa.nlp.analysis import Analysis, Span
 from postqa.nlp.relations import PERSON, entity_at, head_of, people_in, role_of
 
 SimilarFn = Callable[[str, str], float]
 HEAD_MATCH = 0.55  # cosine from which a noun phrase's head counts as the noun the question asks for
+_JOINERS = ("-", "–", "/")  # punctuation inside a written word ('140,000-acre')
 _VALUE_LABELS = {"DATE", "TIME", "CARDINAL", "ORDINAL", "QUANTITY", "MONEY", "PERCENT"}
 
 
@@ -47,9 +48,11 @@ def typed(q: Question, a: Analysis, sent: Span, similar: SimilarFn) -> list[Cand
     """Entities of the expected labels; for which/what questions also noun phrases whose head means the
     asked noun ('tech' ~ 'technology'); for who-questions also names with an appositive role."""
     out: list[Candidate] = []
+    named = label_of_noun(q.head) if q.head else None  # 'what date' names DATE among the date labels
     for e in a.within(a.ents, sent):
         if e.label in q.labels:
-            out.append(Candidate(e.start, e.end, _PRIOR.get((q.kind, e.label), 1.0), e.label, head_of(a, e)))
+            prior = _PRIOR.get((q.kind, e.label), 1.0) * (0.8 if named not in (None, e.label) else 1.0)
+            out.append(Candidate(e.start, e.end, prior, e.label, head_of(a, e)))
     if q.kind == "person" or "PERSON" in q.labels:
         out += [Candidate(p.start, p.end, 0.9, PERSON, head_of(a, p)) for p in people_in(a, sent)
                 if not any(c.start <= p.start < c.end for c in out)]
@@ -136,11 +139,14 @@ def subjects(a: Analysis, sent: Span, verbs: list[int]) -> list[Candidate]:
     return out
 
 
-def arguments(q: Question, a: Analysis, sent: Span, verbs: list[int]) -> list[Candidate]:
+def arguments(q: Question, a: Analysis, sent: Span, verbs: list[int],
+              similar: SimilarFn | None = None) -> list[Candidate]:
     """Clause questions ('What did the teleconference launch?'): the object or subject of the matched verb,
-    whichever the question word stands for."""
+    whichever the question word stands for; for 'what/which + noun' questions only one holding a name or
+    headed by that noun ('What was the program called?' -> 'Bankash-A Trojan', not 'the meeting')."""
     from postqa.nlp.relations import subtree
 
+    names_only = q.kind == "entity" and q.head is not None
     out = []
     wanted = ("nsubj", "nsubjpass") if q.subject else ("dobj", "attr", "oprd", "nsubjpass", "ccomp", "xcomp")
     for v in verbs:
@@ -148,9 +154,20 @@ def arguments(q: Question, a: Analysis, sent: Span, verbs: list[int]) -> list[Ca
             if c.dep in wanted and sent.start <= c.i < sent.end:
                 lo, hi = subtree(a, c.i)
                 span = _strip(a, Span(lo, hi))
+                if names_only and not _named_or_headed(q, a, span, c.i, similar):
+                    continue
                 if 1 <= span.end - span.start <= 25:
                     out.append(Candidate(span.start, span.end, 0.8, "ARG", c.i))
     return out
+
+
+def _named_or_headed(q: Question, a: Analysis, span: Span, head: int, similar: SimilarFn | None) -> bool:
+    """Headed by the asked noun, or a name of the type it implies (any name when it implies none)."""
+    if similar is not None and q.head is not None and similar(q.head, a.tokens[head].lemma.lower()) >= HEAD_MATCH:
+        return True
+    if q.labels:
+        return any(e.label in q.labels for e in a.within(a.ents, span))
+    return any(t.pos == "PROPN" for t in a.tokens[span.start:span.end])
 
 
 def coordinated(a: Analysis, cand: Candidate, sent: Span) -> Candidate:
@@ -201,3 +218,67 @@ def copula_complements(q: Question, a: Analysis, sent: Span, words: list[int]) -
                 if 1 <= span.end - span.start <= 20:
                     out.append(Candidate(span.start, span.end, 0.9, "ARG", c.i))
     return out
+
+
+def numbers(a: Analysis, sent: Span) -> list[Candidate]:
+    """Numbers the entity recogniser left unlabelled ('obtained nine guilty pleas', 'given two nominations'):
+    runs of NUM tokens outside any value entity."""
+    out: list[Candidate] = []
+    i = sent.start
+    while i < sent.end:
+        ent = entity_at(a, i)
+        if a.tokens[i].pos != "NUM" or (ent is not None and ent.label in _VALUE_LABELS):
+            i += 1
+            continue
+        j = i
+        while j < sent.end and a.tokens[j].pos == "NUM" and entity_at(a, j) is None:
+            j += 1
+        j = max(j, i + 1)
+        out.append(Candidate(i, j, 0.9, "CARDINAL", head_of(a, Span(i, j))))
+        i = j
+    return out
+
+
+def _glued(a: Analysis, left: int, right: int) -> bool:
+    """Tokens ``left`` and ``right`` (= left + 1) are one written word ('$', '850', 'm' in '$850m')."""
+    pos = (a.tokens[left].pos, a.tokens[right].pos)
+    inner = all(a.tokens[k].pos != "PUNCT" or a.word(k) in _JOINERS for k in (left, right))
+    return a.tokens[left].end == a.tokens[right].start and inner and "SPACE" not in pos
+
+
+def whole_words(a: Analysis, cand: Candidate, sent: Span) -> Candidate:
+    """A candidate never cuts a written word: '850' inside '$850m' becomes '$850m'."""
+    lo, hi = cand.start, cand.end
+    while lo > sent.start and _glued(a, lo - 1, lo):
+        lo -= 1
+    while hi < sent.end and _glued(a, hi - 1, hi):
+        hi += 1
+    return cand if (lo, hi) == (cand.start, cand.end) else Candidate(lo, hi, cand.prior, cand.label, cand.head)
+
+
+def measured(q: Question, a: Analysis, cand: Candidate, sent: Span) -> Candidate:
+    """An amount with the unit it counts right after it ('1.5bn yen', '64 mln dlrs', '1,001,430 short tons'):
+    the noun the number modifies, when only adjectives or numbers stand between them and the question does
+    not name it ('How large is the estate' -> '140,000-acre', not '140,000-acre estate')."""
+    t = a.tokens[cand.head] if cand.head >= 0 else None
+    if t is None or t.dep not in ("nummod", "quantmod", "compound") or t.head < cand.end:
+        return cand
+    unit = a.tokens[t.head]
+    between = a.tokens[cand.end:unit.i]
+    if unit.pos != "NOUN" or unit.i >= sent.end or unit.i - cand.end > 2 or unit.lemma.lower() in q.words or \
+            any(b.pos not in ("ADJ", "NUM", "NOUN") for b in between):
+        return cand
+    return Candidate(cand.start, unit.i + 1, cand.prior, cand.label, unit.i)
+
+
+def has_type(q: Question, a: Analysis, sent: Span) -> bool | None:
+    """Whether a sentence holds something of the answer type the question asks for (an entity of its labels, a
+    number for how-many/how-much); None when the question asks for no entity type. Cheap: every sentence of
+    the retrieved chunks is checked."""
+    if not q.labels:
+        return None
+    if any(e.label in q.labels for e in a.within(a.ents, sent)):
+        return True
+    if q.kind == "number":
+        return any(t.pos == "NUM" for t in a.tokens[sent.start:sent.end])
+    return False

@@ -6,6 +6,7 @@ from postqa.answering.candidates import Candidate, SimilarFn
 from postqa.answering.question import Question
 from postqa.nlp.analysis import Analysis, Span
 
+NEAR_SCALE = 60.0  # tokens of distance from the matched words that cost a candidate 1.0 (capped at 30)
 VERB_MATCH = 0.5  # cosine from which a sentence verb counts as the question's verb ('chaired' ~ 'presided')
 _ARG_DEPS = ("nsubj", "nsubjpass", "dobj", "attr", "pobj", "agent", "dative", "oprd")
 _CLIMB_DEPS = ("conj", "appos", "compound", "pobj", "prep", "agent", "poss", "amod", "nmod", "cc")
@@ -27,38 +28,55 @@ def matched_words(q: Question, a: Analysis, sent: Span) -> list[int]:
 
 def tie(a: Analysis, cand: Candidate, verbs: list[int], kind: str) -> float:
     """How closely the candidate hangs off the matched verb. Who/what answers are its arguments (subject or
-    object, through conjuncts and appositives: 1.0; through a preposition: 0.3); when/where/how-many answers
-    are its adjuncts ('held in Beijing', 'On May 17, ... held': 1.0)."""
+    object, through conjuncts and appositives: 1.0; through a preposition: 0.3); when/where answers are its
+    adjuncts ('held in Beijing', 'On May 17, ... held': 1.0); how-many/how-much answers either ('took 1.5bn
+    yen'), but an amount in an appositive or parenthesis restates another ('1.5bn yen (£7.7m)': 0.6 of it)."""
     if cand.head < 0 or not verbs:
         return 0.0
     adjunct = kind in ("date", "place", "number")
-    i, loose = cand.head, False
+    i, loose, aside = cand.head, False, False
     for _ in range(6):
         t = a.tokens[i]
         if t.head == i:
             return 0.0
         if t.head in verbs:
             if adjunct:
-                if loose or t.dep in ("npadvmod", "advmod", "tmod", "nummod"):
-                    return 1.0
-                return 0.0 if t.dep in ("nsubj", "nsubjpass") else 0.5
+                return _adjunct_tie(t.dep, loose, kind) * (0.6 if aside else 1.0)
             return 0.3 if loose or t.dep not in _ARG_DEPS else 1.0
         if t.dep not in _CLIMB_DEPS:
             return 0.3 if a.tokens[t.head].head in verbs else 0.0
         loose = loose or t.dep in ("prep", "pobj", "poss", "amod", "nmod", "agent")
+        aside = aside or (kind == "number" and t.dep == "appos")
         i = t.head
     return 0.0
 
 
+def _adjunct_tie(dep: str, loose: bool, kind: str) -> float:
+    if loose or dep in ("npadvmod", "advmod", "tmod", "nummod"):
+        return 1.0
+    if kind == "number" and dep in ("dobj", "attr", "oprd"):
+        return 1.0
+    return 0.0 if dep in ("nsubj", "nsubjpass") else 0.5
+
+
+def light_verb(q: Question) -> bool:
+    """The question's verb is a light one ('make', 'take', 'do': a stop word), whose absence says little."""
+    return any(t.lemma.lower() == q.verb and t.stop for t in q.analysis.tokens)
+
+
 def counts(q: Question, a: Analysis, cand: Candidate, similar: SimilarFn) -> float | None:
     """'How many provinces': a number must count provinces (its head means the counted noun); None: it
-    counts something else; 0.0: nothing is said of what it counts."""
-    if q.kind != "number" or q.head is None:
+    counts something else; 0.0: nothing is said of what it counts. 'How large is the estate': an amount
+    that modifies a noun of the question ('a 140,000-acre estate') measures what is asked (1.0)."""
+    if q.kind != "number":
         return 0.0
     t = a.tokens[cand.head] if cand.head >= 0 else None
     if t is None or t.dep not in ("nummod", "quantmod", "amod", "compound"):
         return 0.0
-    return 1.0 if similar(q.head, a.tokens[t.head].lemma.lower()) >= 0.5 else None
+    counted = a.tokens[t.head].lemma.lower()
+    if q.head is None:
+        return 1.0 if counted in q.content and not cand.start <= t.head < cand.end else 0.0
+    return 1.0 if similar(q.head, counted) >= 0.5 else None
 
 
 def role_fit(q: Question, a: Analysis, cand: Candidate) -> float | None:
@@ -88,12 +106,13 @@ def role_fit(q: Question, a: Analysis, cand: Candidate) -> float | None:
 
 def repeats(q: Question, a: Analysis, cand: Candidate) -> float:
     """Share of the candidate's content words that the question already says (1.0: it names the answer)."""
-    words = [a.word(i).lower() for i in range(cand.start, cand.end)
-             if a.tokens[i].pos not in ("DET", "ADP", "PUNCT", "CCONJ", "PART") and not a.tokens[i].stop]
-    if not words:
+    # number words ('nine', 'two') are stop words to spaCy, yet they are the whole answer to 'how many'
+    idx = [i for i in range(cand.start, cand.end) if a.tokens[i].pos not in ("DET", "ADP", "PUNCT", "CCONJ", "PART")
+           and (not a.tokens[i].stop or a.tokens[i].pos == "NUM")]
+    if not idx:
         return 1.0
     asked = q.words
-    return sum(w in asked or a.tokens[cand.start + k].lemma.lower() in asked for k, w in enumerate(words)) / len(words)
+    return sum(a.word(i).lower() in asked or a.tokens[i].lemma.lower() in asked for i in idx) / len(idx)
 
 
 def distance(cand: Candidate, anchors: list[int]) -> int:
@@ -115,5 +134,6 @@ def score(q: Question, a: Analysis, cand: Candidate, verbs: list[int], words: li
         return None
     t = tie(a, cand, verbs, q.kind)
     near = distance(cand, verbs + words)
-    unmatched = 0.3 if q.verb is not None and not verbs else 0.0  # the question's verb is not in the sentence
-    return cand.prior + t + counted + fit - 0.8 * rep - min(near, 30) / 40.0 - unmatched
+    # the question's verb is not in the sentence (a light verb's absence says little)
+    unmatched = 0.3 if q.verb is not None and not verbs and not light_verb(q) else 0.0
+    return cand.prior + t + counted + fit - 0.8 * rep - min(near, 30) / NEAR_SCALE - unmatched
