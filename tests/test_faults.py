@@ -22,7 +22,7 @@ from postqa.core.config import Settings, load_settings
 from postqa.core.types import Answer
 from postqa.index.embedding import HashEmbedder
 from postqa.index.indexer import article_hash, keyword_path
-from postqa.index.keyword import BM25Index
+from postqa.index.ledger import Ledger
 from postqa.index.store import ChromaIndex
 from postqa.reading.corpus import read_corpus
 from postqa.service.pipeline import build_assistant, index_spec, ingest, open_store
@@ -118,9 +118,10 @@ def assert_consistent(settings: Settings) -> dict[str, str]:
     chunks = list(index.all_chunks())
     assert all(c.id.split("#")[0] == c.article_id and c.article_id in stored for c in chunks)
     fp = index.fingerprint()
-    bm25 = BM25Index.load(keyword_path(settings.paths.vectorstore, index.name))
+    bm25 = Ledger.open(keyword_path(settings.paths.vectorstore, index.name))
     assert bm25 is not None and bm25.fingerprint == fp
     assert sorted(bm25.ids) == sorted(c.id for c in chunks)
+    assert bm25.stored_articles() == stored and not bm25.pending()  # the catalogue is what a full scan finds
     state = index.state()
     assert state["fingerprint"] == fp and state["dirty"] is False
     assert state["chunks"] == index.count() == len(chunks) and state["articles"] == len(stored)
@@ -142,12 +143,20 @@ def assert_crash_state_safe(settings: Settings, old: dict[str, str], new: dict[s
     state = index.state()
     fp = index.fingerprint()
     assert state["dirty"] is True, "a crashed ingest must leave the manifest marked incomplete"
-    bm25 = BM25Index.load(keyword_path(settings.paths.vectorstore, index.name))
-    assert bm25 is not None, "the keyword index file is unreadable after the crash"
-    if bm25.fingerprint == fp:
-        assert sorted(bm25.ids) == sorted(c.id for c in index.all_chunks())
-    else:  # stale but labelled: readers and the next ingest see the mismatch and rebuild
-        assert bm25.fingerprint == state["fingerprint"]
+    ledger = Ledger.open(keyword_path(settings.paths.vectorstore, index.name))
+    assert ledger is not None, "the ledger (catalogue and keyword index) is unreadable after the crash"
+    # every article the ledger does not mark pending is exactly what Chroma holds (the next ingest reads the
+    # pending ones back); with nothing pending the ledger is the store's content, fingerprint and all
+    pending = set(ledger.pending())
+    in_ledger = {a: s for a, s in ledger.stored_articles().items() if a not in pending}
+    assert in_ledger == {a: s for a, s in stored.items() if a not in pending}
+    by_article: dict[str, list[str]] = {}
+    for c in index.all_chunks():
+        by_article.setdefault(c.article_id, []).append(c.id)
+    for aid in in_ledger:
+        assert sorted(ledger.chunk_ids(aid)) == sorted(by_article.get(aid, [])), aid
+    if not pending:
+        assert ledger.fingerprint == fp
     return {aid: a.article_hash for aid, a in stored.items()}
 
 
@@ -190,9 +199,7 @@ def test_kill_9_during_ingest_leaves_a_consistent_store_that_the_next_ingest_com
         assert report.chunks_embedded > 0 and report.updated and report.added
     else:  # nothing left to embed: only the keyword index and/or the manifest were missing
         assert report.chunks_embedded == 0 and report.added == report.updated == []
-    if point == "before-keyword":
-        assert report.keyword_rebuilt
-    # (before-manifest: the reader above may already have re-saved the keyword index; see docs/reliability.md)
+    assert not report.keyword_rebuilt  # the ledger is updated per article: nothing to rebuild from all chunks
     assert assert_consistent(settings) == new
     again = ingest(settings)
     assert again.chunks_embedded == 0 and again.unchanged == len(new) and not again.keyword_rebuilt

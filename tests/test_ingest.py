@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,7 @@ from postqa.core.config import Settings
 from postqa.core.errors import IndexMismatchError, IndexMissingError, IngestLockedError
 from postqa.index.embedding import HashEmbedder, register_embedder
 from postqa.index.indexer import IngestLock, keyword_path
-from postqa.index.keyword import BM25Index
+from postqa.index.ledger import Ledger
 from postqa.index.store import ChromaIndex
 from postqa.service.pipeline import build_assistant, index_spec, ingest, open_store
 
@@ -29,8 +30,9 @@ def _consistent(settings: Settings) -> None:
     for art in stored.values():
         assert art.present == art.n_chunks and art.article_hash, art
     fp = index.fingerprint()
-    bm25 = BM25Index.load(keyword_path(settings.paths.vectorstore, index.name))
+    bm25 = Ledger.open(keyword_path(settings.paths.vectorstore, index.name))
     assert bm25 is not None and bm25.fingerprint == fp and sorted(bm25.ids) == sorted(c.id for c in index.all_chunks())
+    assert bm25.stored_articles() == stored and not bm25.pending()  # the catalogue is what a full scan finds
     state = index.state()
     assert state["fingerprint"] == fp and not state["dirty"]
     assert state["chunks"] == index.count() and state["articles"] == len(stored)
@@ -173,7 +175,7 @@ def test_keyword_index_lost_or_stale_is_rebuilt(hash_settings: Settings) -> None
     ingest(hash_settings)
     index = _index(hash_settings)
     path = keyword_path(hash_settings.paths.vectorstore, index.name)
-    path.unlink()
+    shutil.rmtree(path)
     assistant = build_assistant(hash_settings)
     assert assistant.ask("Who presided over the Xinhua meeting?").hits
     assert path.exists()

@@ -14,6 +14,7 @@ from postqa.index import keyword
 from postqa.index.embedding import HashEmbedder
 from postqa.index.indexer import keyword_path
 from postqa.index.keyword import STOPWORDS, TOKENIZER, BM25Index, snowball_stem, tokenize
+from postqa.index.ledger import Ledger
 from postqa.service.pipeline import build_assistant, index_spec, ingest, open_store
 
 
@@ -78,19 +79,27 @@ def _rewrite_tokenizer(path: Path, value: str | None) -> None:
         np.savez(fh, **arrays)
 
 
+def _set_ledger_tokenizer(path: Path, value: str) -> None:
+    """Make a saved ledger look as if another tokenizer wrote its keyword segments."""
+    import sqlite3
+
+    with sqlite3.connect(path / "ledger.sqlite") as db:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'tokenizer'", (value,))
+
+
 def test_store_with_an_old_tokenisation_is_rebuilt_not_mixed(hash_settings: Settings) -> None:
     ingest(hash_settings)
     emb = HashEmbedder(dim=hash_settings.embedding.dim)
     index = open_store(hash_settings).open_index(index_spec(hash_settings, emb), create=False)
     path = keyword_path(hash_settings.paths.vectorstore, index.name)
-    _rewrite_tokenizer(path, None)  # an index saved before the tokenizer was recorded
-    assert BM25Index.load(path) is None
+    _set_ledger_tokenizer(path, "suffix-stripper-0")
+    assert Ledger.open(path) is None
     # asking rebuilds it with the current tokenizer (and saves it), without an ingest
     assert build_assistant(hash_settings).ask("Who presided over the Xinhua meeting?").hits
-    rebuilt = BM25Index.load(path)
+    rebuilt = Ledger.open(path)
     assert rebuilt is not None and rebuilt.fingerprint == index.fingerprint()
-    # an ingest notices a stale one too, and rebuilds only the keyword index (no chunk is embedded again)
-    _rewrite_tokenizer(path, "suffix-stripper-0")
+    # an ingest notices a stale one too, and rebuilds only the ledger (no chunk is embedded again)
+    _set_ledger_tokenizer(path, "suffix-stripper-0")
     report = ingest(hash_settings)
     assert report.keyword_rebuilt and report.chunks_embedded == 0
-    assert BM25Index.load(path) is not None
+    assert Ledger.open(path) is not None

@@ -28,6 +28,6 @@ def test_articles_come_from_the_catalogue_not_a_scan(tmp_path: Path, corpus_dir:
     # a catalogue of another index state is not used: the list falls back to the scan
     path = catalog_path(settings.paths.vectorstore, assistant.index.name)
     assert load_catalog(path, "another-fingerprint") is None
-    path.write_text("{", encoding="utf-8")
+    (path / "ledger.sqlite").write_text("{", encoding="utf-8")  # an unreadable catalogue: rebuilt or scanned
     monkeypatch.undo()
     assert assistant.articles() == scanned

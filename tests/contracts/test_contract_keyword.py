@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import pytest
 
 from postqa.index.keyword import BM25Index
+from postqa.index.ledger import Ledger
 
 DOCS = {
     "a#0": "China Post and Xinhua News Agency start strategic cooperation V2.0 in Beijing.",
@@ -20,6 +22,8 @@ DOCS = {
 Build = Callable[[Sequence[str], Sequence[str], str], Any]
 KEYWORD_INDEXES: dict[str, tuple[Build, Callable[[Path], Any]]] = {
     "bm25": (lambda ids, texts, fp: BM25Index.build(ids, texts, fp), BM25Index.load),
+    # the on-disk, per-article BM25 of the ledger (its fingerprint is its content's, not a given label)
+    "ledger": (lambda ids, texts, fp: Ledger.from_texts(Path(tempfile.mkdtemp()) / "ledger", ids, texts), Ledger.open),
 }
 
 
@@ -57,7 +61,7 @@ def test_saved_and_loaded_it_answers_the_same(kind: str, tmp_path: Path) -> None
     path = tmp_path / "kw" / "index.bin"
     index.save(path)
     loaded = KEYWORD_INDEXES[kind][1](path)
-    assert loaded is not None and loaded.fingerprint == "fp-1" and len(loaded) == len(DOCS)
+    assert loaded is not None and loaded.fingerprint == index.fingerprint and len(loaded) == len(DOCS)
     for q in ("Kang Ning meeting", "China Post", "annual results"):
         assert loaded.search(q, k=4) == index.search(q, k=4)
 

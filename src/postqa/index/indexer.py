@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -16,12 +17,11 @@ import numpy as np
 from postqa.core.config import ChunkingSettings
 from postqa.core.errors import IngestLockedError, PruneRefusedError
 from postqa.core.types import Article, Chunk
-from postqa.index.catalog import article_rows, catalog_path, save_catalog
 from postqa.index.chunking import chunk_article
 from postqa.index.embedding import Embedder
-from postqa.index.keyword import BM25Index
+from postqa.index.ledger import Ledger, chunk_row, install, new_root_beside
 from postqa.index.people import people_path, refresh_people_index
-from postqa.index.store import ChromaIndex, StoredArticle, article_metadata, chunk_metadata
+from postqa.index.store import ChromaIndex, StoredArticle, article_metadata, chunk_metadata, stored_from_records
 from postqa.nlp.store import AnalysisStore
 from postqa.reading.result import CorpusReadResult, Problem
 
@@ -84,7 +84,8 @@ def article_hash(article: Article) -> str:
 
 
 def keyword_path(store_dir: Path, collection: str) -> Path:
-    return store_dir / "keyword" / f"{collection}.npz"
+    """The collection's ledger folder: its article catalogue and BM25 segments (see index.ledger)."""
+    return store_dir / "ledger" / collection
 
 
 class IngestLock:
@@ -151,24 +152,66 @@ def check_prune(to_remove: Sequence[str], stored: int, max_fraction: float | Non
         "on purpose, run again with --prune-all (or --yes); to keep them, pass --no-prune.")
 
 
-def load_keyword_index(index: ChromaIndex, path: Path, expected: str | None = None) -> BM25Index:
-    """The BM25 index that matches what Chroma holds: the saved one if its fingerprint is the expected one,
-    else rebuilt from Chroma's chunks and labelled with their actual fingerprint. It is saved only when that
-    fingerprint is the recorded one (an ingest in progress or interrupted leaves the file to the next ingest)."""
-    saved = BM25Index.load(path)
-    if saved is not None and expected is not None and saved.fingerprint == expected:
-        return saved
-    fp = index.fingerprint()
-    if saved is not None and saved.fingerprint == fp:
-        return saved
-    chunks = list(index.all_chunks())
-    bm25 = BM25Index.build([c.id for c in chunks], [c.context_text for c in chunks], fp)
-    if expected is None or expected == fp:
-        try:
-            bm25.save(path)
-        except OSError:
-            pass  # a read-only store still answers; the index is rebuilt in memory next time too
-    return bm25
+def rebuild_ledger(index: ChromaIndex, root: Path, install_it: bool = True) -> Ledger:
+    """A ledger built from every chunk in Chroma: the one full read, for a store written before the ledger
+    existed or whose ledger was lost or written by another tokenizer. Built beside ``root`` and moved there
+    (``install_it``); otherwise (another process is ingesting) kept in a folder of its own."""
+    built = new_root_beside(root)
+    ledger = Ledger.create(built)
+    metas: list[tuple[str, dict[str, object]]] = []
+    page: list[object] = []
+    for chunk in index.all_chunks_with_meta():
+        c, m = chunk
+        page.append(chunk_row(c, m))
+        metas.append((c.id, {k: m.get(k, "") for k in _ARTICLE_KEYS}))
+        if len(page) >= 5000:
+            ledger.add_chunks(page)  # type: ignore[arg-type]
+            page = []
+    ledger.add_chunks(page)  # type: ignore[arg-type]
+    ledger.put_articles(list(stored_from_records(metas).values()))
+    ledger.compact(max_segments=1, delta_share=0.0)
+    ledger.close()
+    if install_it:
+        root.parent.mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(root, ignore_errors=True)
+        install(built, root)
+    opened = Ledger.open(root if install_it else built)
+    if opened is None:
+        raise OSError(f"the ledger rebuilt in {built} cannot be opened")
+    return opened
+
+
+_ARTICLE_KEYS = ("article_id", "article_hash", "origin", "n_chunks", "title", "published", "source", "layout",
+                 "warnings", "url")
+
+
+def load_keyword_index(index: ChromaIndex, path: Path, expected: str | None = None) -> Ledger:
+    """The collection's ledger (catalogue and BM25), opened from disk; rebuilt from Chroma when it is missing
+    or unusable. A reader rebuilds it on disk only when no ingest is running (else in a folder of its own).
+    ``expected`` (the manifest's fingerprint) is not needed: every article the ledger does not mark pending
+    matches Chroma, and the next ingest settles the pending ones."""
+    del expected
+    ledger = Ledger.open(path)
+    if ledger is not None:
+        return ledger
+    try:
+        with IngestLock(path.parent.parent):
+            return Ledger.open(path) or rebuild_ledger(index, path)
+    except (IngestLockedError, OSError):
+        return rebuild_ledger(index, path, install_it=False)
+
+
+class LedgerChunks:
+    """Every stored chunk, read from Chroma by the ids the ledger lists (pages by id, not by offset)."""
+
+    def __init__(self, index: ChromaIndex, ledger: Ledger, page: int = 2000) -> None:
+        self.index, self.ledger, self.page = index, ledger, page
+
+    def all_chunks(self) -> Iterable[Chunk]:
+        ids = self.ledger.chunk_ids()
+        for i in range(0, len(ids), self.page):
+            got = self.index.get_chunks(ids[i:i + self.page])
+            yield from (got[c] for c in ids[i:i + self.page] if c in got)
 
 
 class Indexer:
@@ -181,7 +224,7 @@ class Indexer:
         self.index = index
         self.keyword_file = keyword_path(store_dir, index.name)
         self.people_file = people_path(store_dir, index.name)
-        self.catalog_file = catalog_path(store_dir, index.name)
+        self._ledger: Ledger | None = None
         self.max_tokens = min(chunking.max_tokens, embedder.max_tokens)
         self.overlap = chunking.overlap_sentences
         self.batch_chunks = embed_batch_chunks
@@ -197,7 +240,9 @@ class Indexer:
         report = IngestReport(skipped=list(read.problems), warnings=list(read.warnings), collection=self.index.name,
                               reader_warnings=[Problem(a.source, w) for a in read.articles if a.report
                                                for w in a.report.warnings])
-        stored = self.index.stored_articles()
+        ledger, report.keyword_rebuilt = self._open_ledger()
+        self._settle_pending(ledger)
+        stored = ledger.stored_articles()
         todo: list[tuple[Article, str, StoredArticle | None]] = []
         for article in read.articles:
             h = article_hash(article)
@@ -215,22 +260,22 @@ class Indexer:
         if todo or to_remove:
             self.index.set_state({**state, "dirty": True,
                                   "started": datetime.now(UTC).isoformat(timespec="seconds")})
-        for aid in to_remove:
-            self.index.delete_article(aid)
-            report.removed.append(aid)
+        if to_remove:
+            ledger.mark_pending(to_remove)
+            for aid in to_remove:
+                self.index.delete_article(aid)
+                report.removed.append(aid)
+            ledger.replace([], [], removed=to_remove)
         self._index_articles(todo, read, report, progress)
         _crash_point("before-keyword")
-        # Re-read what is stored: the truth the keyword index and the manifest must agree with.
-        final, fp = self.index.scan()
-        saved = BM25Index.load(self.keyword_file)
-        if saved is None or saved.fingerprint != fp:
-            load_keyword_index(self.index, self.keyword_file, expected=fp)
-            report.keyword_rebuilt = True
+        ledger.compact()
+        fp = ledger.fingerprint
+        final = ledger.stored_articles()
         analyse = self.analyses.get_many if self.analyses is not None else None
-        refresh_people_index(self.index, self.people_file, fp, analyse)  # people and roles, same fingerprint
-        save_catalog(self.catalog_file, fp, article_rows(final.values()))
+        # people and roles, same fingerprint
+        refresh_people_index(LedgerChunks(self.index, ledger), self.people_file, fp, analyse)
         if self.analyses is not None and (report.updated or to_remove):
-            self.analyses.prune(c.text for c in self.index.all_chunks())
+            self.analyses.prune_keys(ledger.text_keys())
         report.articles_total = len(final)
         report.chunks_total = sum(a.present for a in final.values())
         report.seconds = time.perf_counter() - t0
@@ -246,6 +291,23 @@ class Indexer:
                 "last_report": {k: v for k, v in report.to_json().items() if k not in ("skipped", "reader_warnings")},
             })
         return report
+
+    def _open_ledger(self) -> tuple[Ledger, bool]:
+        """The collection's ledger, rebuilt from Chroma when missing or unusable (True: rebuilt)."""
+        ledger = Ledger.open(self.keyword_file)
+        rebuilt = ledger is None
+        self._ledger = ledger or rebuild_ledger(self.index, self.keyword_file)
+        return self._ledger, rebuilt
+
+    def _settle_pending(self, ledger: Ledger) -> None:
+        """Articles an interrupted ingest marked pending: their rows are read back from what Chroma holds."""
+        pending = ledger.pending()
+        if not pending:
+            return
+        records = self.index.article_chunks(pending)
+        articles = stored_from_records([(c.id, m) for c, m in records])
+        ledger.replace(list(articles.values()), [chunk_row(c, m) for c, m in records],
+                       removed=[a for a in pending if a not in articles])
 
     def _index_articles(self, todo: list[tuple[Article, str, StoredArticle | None]], read: CorpusReadResult,
                         report: IngestReport, progress: ProgressFn | None) -> None:
@@ -298,6 +360,9 @@ class Indexer:
             # analysed before the Chroma write: every stored chunk has its analysis (rows are keyed by the
             # text, so rows of a batch a kill interrupted are simply reused by the next ingest)
             report.chunks_analysed += self.analyses.ensure(c.text for c in written)
+        ledger = self._ledger
+        assert ledger is not None, "sync opens the ledger before any write"
+        ledger.mark_pending(a.id for a, _, _, _ in batch)
         if written:
             self.index.upsert(written, np.stack([vectors[c.id] for c in written]), [metas[c.id] for c in written])
         _crash_point("embedding")  # after the embed call and the batch write, before stale chunks are removed
@@ -312,3 +377,7 @@ class Indexer:
                 report.updated.append(article.id)
             else:
                 report.added.append(article.id)
+        with_chunks = [(a, chunks) for a, _, _, chunks in batch if chunks]
+        ledger.replace(
+            [stored_from_records([(c.id, metas[c.id]) for c in chunks])[a.id] for a, chunks in with_chunks],
+            [chunk_row(c, metas[c.id]) for c in written], removed=[a.id for a, _, _, chunks in batch if not chunks])

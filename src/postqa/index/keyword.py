@@ -9,6 +9,7 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import Stemmer
@@ -58,6 +59,19 @@ def tokenize(text: str) -> list[str]:
     kept = [w for w in words if w and w not in STOPWORDS]
     stemmer = _stemmer()
     return [str(s) if w.isalpha() else w for w, s in zip(kept, stemmer.stemWords(kept), strict=True)]
+
+
+class KeywordIndex(Protocol):
+    """What retrieval and answering need of a keyword index (BM25Index in memory, index.ledger.Ledger on disk)."""
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    def __len__(self) -> int: ...
+
+    def idf(self, term: str) -> float: ...
+
+    def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]: ...
 
 
 class BM25Index:

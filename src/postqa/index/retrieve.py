@@ -11,7 +11,7 @@ import numpy as np
 
 from postqa.core.config import RetrievalSettings
 from postqa.core.types import Chunk, Hit, SearchFilter
-from postqa.index.keyword import BM25Index
+from postqa.index.keyword import KeywordIndex
 from postqa.index.store import ChromaIndex
 
 
@@ -103,7 +103,7 @@ class HybridRetriever:
     """Dense + keyword retrieval over one index; thread-safe for reads."""
 
     def __init__(self, embed_query: Callable[[str], np.ndarray], index: ChromaIndex,
-                 keyword: Callable[[], BM25Index | None], settings: RetrievalSettings) -> None:
+                 keyword: Callable[[], KeywordIndex | None], settings: RetrievalSettings) -> None:
         self.embed_query = embed_query
         self.index = index
         self.keyword = keyword

@@ -75,6 +75,18 @@ class StoredArticle:
     url: str = ""
 
 
+def chunk_digest(chunk_id: str, chunk_hash: str, article_hash: str) -> tuple[int, int]:
+    """Two 32-bit numbers of a stored chunk version; the content fingerprint sums them over all chunks."""
+    raw = hashlib.sha1(f"{chunk_id}\x1f{chunk_hash}\x1f{article_hash}".encode("utf-8", "surrogatepass")).digest()
+    return int.from_bytes(raw[:4], "big"), int.from_bytes(raw[4:8], "big")
+
+
+def set_fingerprint(count: int, s1: int, s2: int) -> str:
+    """The content fingerprint of a set of chunk versions (their count and the sums of their digests): any
+    added, removed or changed chunk changes it, and the ledger computes it in one SQL aggregate."""
+    return hashlib.sha1(f"v2:{count}:{s1}:{s2}".encode()).hexdigest()[:16] if count else ""
+
+
 def _date_int(d: date | None) -> int:
     return d.year * 10000 + d.month * 100 + d.day if d else 0
 
@@ -121,6 +133,28 @@ def chunk_from_record(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
         published=date.fromisoformat(published) if published else None,
         source=str(meta.get("source", "")),
     )
+
+
+def _stored_from(aid: str, e: dict[str, Any]) -> StoredArticle:
+    """What a scan found of one article (``e``: its hashes, chunk count and one chunk's metadata)."""
+    m = e["m"]
+    # Two versions of one article side by side (an interrupted replace) never count as complete.
+    h = next(iter(e["hashes"])) if len(e["hashes"]) == 1 else ""
+    warnings = str(m.get("warnings") or "")
+    return StoredArticle(aid, h, str(m.get("origin", "")), int(m.get("n_chunks", -1)), e["present"],
+                         str(m.get("title", "")), str(m.get("published", "")),
+                         source=str(m.get("source", "")), layout=str(m.get("layout") or ""),
+                         warnings=tuple(w for w in warnings.split("\n") if w), url=str(m.get("url") or ""))
+
+
+def stored_from_records(records: Sequence[tuple[str, dict[str, Any]]]) -> dict[str, StoredArticle]:
+    """Articles as the (id, metadata) records of their chunks describe them."""
+    acc: dict[str, dict[str, Any]] = {}
+    for _cid, m in records:
+        entry = acc.setdefault(str(m.get("article_id", "")), {"hashes": set(), "present": 0, "m": m})
+        entry["hashes"].add(m.get("article_hash", ""))
+        entry["present"] += 1
+    return {aid: _stored_from(aid, e) for aid, e in acc.items()}
 
 
 class ChromaStore:
@@ -339,30 +373,25 @@ class ChromaIndex:
         """One pass over every chunk's metadata: what each article has stored, and the content fingerprint
         (chunk text and article version, its source and date too: side indexes that show them must follow)."""
         acc: dict[str, dict[str, Any]] = {}
-        pairs = []
+        n = s1 = s2 = 0
         for rec in self._iter_records(["metadatas"]):
             m = rec["metadatas"] or {}
-            pairs.append((rec["id"], m.get("chunk_hash", ""), m.get("article_hash", "")))
+            d1, d2 = chunk_digest(rec["id"], str(m.get("chunk_hash", "")), str(m.get("article_hash", "")))
+            n, s1, s2 = n + 1, s1 + d1, s2 + d2
             aid = str(m.get("article_id", ""))
             entry = acc.setdefault(aid, {"hashes": set(), "present": 0, "m": m})
             entry["hashes"].add(m.get("article_hash", ""))
             entry["present"] += 1
-        out = {}
-        for aid, e in acc.items():
-            m = e["m"]
-            # Two versions of one article side by side (an interrupted replace) never count as complete.
-            h = next(iter(e["hashes"])) if len(e["hashes"]) == 1 else ""
-            warnings = str(m.get("warnings") or "")
-            out[aid] = StoredArticle(aid, h, str(m.get("origin", "")), int(m.get("n_chunks", -1)), e["present"],
-                                     str(m.get("title", "")), str(m.get("published", "")),
-                                     source=str(m.get("source", "")), layout=str(m.get("layout") or ""),
-                                     warnings=tuple(w for w in warnings.split("\n") if w),
-                                     url=str(m.get("url") or ""))
-        return out, hashlib.sha1(json.dumps(sorted(pairs)).encode()).hexdigest()[:16]
+        return {aid: _stored_from(aid, e) for aid, e in acc.items()}, set_fingerprint(n, s1, s2)
 
     def all_chunks(self) -> Iterator[Chunk]:
         for rec in self._iter_records(["documents", "metadatas"]):
             yield chunk_from_record(rec["id"], rec["documents"], rec["metadatas"] or {})
+
+    def all_chunks_with_meta(self) -> Iterator[tuple[Chunk, dict[str, Any]]]:
+        for rec in self._iter_records(["documents", "metadatas"]):
+            meta = dict(rec["metadatas"] or {})
+            yield chunk_from_record(rec["id"], rec["documents"], meta), meta
 
     # ------------------------------------------------------------------------------------ writes
 
@@ -428,6 +457,17 @@ class ChromaIndex:
         # still holds (embedded mode, until the reader reopens): nothing to cite, so it is no hit
         return [(chunk_from_record(cid, doc, dict(meta or {})), 1.0 - float(dist))  # cosine distance
                 for cid, doc, meta, dist in zip(ids, docs, metas, dists, strict=False) if doc]
+
+    def article_chunks(self, article_ids: Sequence[str]) -> list[tuple[Chunk, dict[str, Any]]]:
+        """The stored chunks of these articles with their metadata (a metadata-indexed read per 200 articles)."""
+        out: list[tuple[Chunk, dict[str, Any]]] = []
+        ids = list(article_ids)
+        for i in range(0, len(ids), 200):
+            page = self._call(self.collection.get, where={"article_id": {"$in": ids[i:i + 200]}},
+                              include=["documents", "metadatas"])
+            out.extend((chunk_from_record(cid, doc, dict(meta or {})), dict(meta or {}))
+                       for cid, doc, meta in zip(page["ids"], page["documents"], page["metadatas"], strict=False))
+        return out
 
     def get_chunks(self, ids: Sequence[str]) -> dict[str, Chunk]:
         if not ids:

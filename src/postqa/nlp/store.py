@@ -118,10 +118,13 @@ class AnalysisStore:
 
     def prune(self, keep: Iterable[str]) -> int:
         """Drop rows whose text no stored chunk has any more, or made by another pipeline."""
+        return self.prune_keys({text_key(t) for t in keep})
+
+    def prune_keys(self, wanted: set[str]) -> int:
+        """Like ``prune``, given the kept texts' keys (``analysis.text_key``), e.g. from the index's ledger."""
         db = self._db()
         if db is None:
             return 0
-        wanted = {text_key(t) for t in keep}
         model = self.analyser.fingerprint
         with self._lock:
             try:

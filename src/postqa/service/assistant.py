@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import date
@@ -22,10 +23,10 @@ from postqa.answering.timeexpr import (
     without_expression,
 )
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit, SearchFilter
-from postqa.index.catalog import article_rows, catalog_path, load_catalog
+from postqa.index.catalog import article_rows
 from postqa.index.chunking import split_sentences
 from postqa.index.indexer import load_keyword_index
-from postqa.index.keyword import BM25Index
+from postqa.index.ledger import Ledger
 from postqa.index.people import (
     PeopleIndex,
     PeopleSource,
@@ -100,7 +101,7 @@ class KeywordSource:
                                          lambda fp: load_keyword_index(index, path, expected=fp or None),
                                          ttl=ttl, on_change=index.reopen)
 
-    def __call__(self) -> BM25Index | None:
+    def __call__(self) -> Ledger | None:
         return self._follow()
 
 
@@ -344,7 +345,8 @@ class Assistant:
         stale, so the articles are counted in the store, and ``interrupted_at`` says when that ingest began."""
         state = self.index.state()
         dirty = bool(state.get("dirty"))
-        articles = len(self.index.stored_articles()) if dirty or "articles" not in state else state["articles"]
+        ledger = self.keyword() if dirty or "articles" not in state else None
+        articles = ledger.article_count() if ledger is not None else state.get("articles", 0)
         running = ingest_running(self.keyword.path.parent.parent) if dirty else None
         return {**self.info, "articles": articles, "chunks": self.index.count(),
                 "articles_with_warnings": state.get("articles_with_warnings", 0),
@@ -378,10 +380,12 @@ class Assistant:
         """Every indexed article, newest first (see ``index.catalog.article_rows``): for filters, example
         questions and ``postqa articles``. From the catalogue the ingest wrote (no scan of every chunk's
         metadata), else from a scan."""
-        store_dir = self.keyword.path.parent.parent
-        saved = load_catalog(catalog_path(store_dir, self.index.name), str(self.index.state().get("fingerprint", "")))
-        if saved is not None:
-            return saved
+        try:
+            ledger = self.keyword()
+            if ledger is not None:
+                return article_rows(ledger.stored_articles().values())
+        except sqlite3.Error:
+            pass  # an unreadable catalogue: the scan below still lists them (the next ingest rebuilds it)
         return article_rows(self.index.stored_articles().values())
 
     def article(self, article_id: str) -> Article | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 from postqa.answering.answer import ExtractiveAnswerer
 from postqa.core.config import Settings
 from postqa.core.errors import PostqaError
-from postqa.index.catalog import article_rows, catalog_path
+from postqa.index.catalog import article_rows, load_catalog
 from postqa.index.embedding import Embedder, create_embedder, describe, set_threads
 from postqa.index.indexer import Indexer, IngestLock, IngestReport, ProgressFn, keyword_path
 from postqa.index.people import PeopleSource, people_path
@@ -140,7 +141,8 @@ def list_articles(settings: Settings) -> list[dict[str, Any]]:
     index = open_index_without_model(settings)
     if index is None:
         return build_assistant(settings).articles()
-    return article_rows(index.stored_articles().values())
+    rows = load_catalog(keyword_path(settings.paths.vectorstore, index.name))
+    return rows if rows is not None else article_rows(index.stored_articles().values())
 
 
 def drop_index(settings: Settings, name: str) -> None:
@@ -151,9 +153,8 @@ def drop_index(settings: Settings, name: str) -> None:
 
 def _remove_side_indexes(store_dir: Path, name: str) -> None:
     """The keyword, people and analysis files derived from a collection go with it."""
-    keyword_path(store_dir, name).unlink(missing_ok=True)
+    shutil.rmtree(keyword_path(store_dir, name), ignore_errors=True)  # the ledger: catalogue and BM25
     people_path(store_dir, name).unlink(missing_ok=True)
-    catalog_path(store_dir, name).unlink(missing_ok=True)
     for suffix in ("", "-wal", "-shm"):
         analysis_path(store_dir, name).with_name(analysis_path(store_dir, name).name + suffix).unlink(missing_ok=True)
 
