@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -83,31 +82,6 @@ class LookupEmbedder:
         return self.real.embed_query(text)
 
 
-def batched_indexer_class() -> Any:
-    """postqa's Indexer with _flush writing one Chroma upsert per flush instead of one per article (the fix
-    proposed in docs/benchmarks.md); used only to build the large tiers in reasonable time. Same records."""
-    import numpy as np
-
-    from postqa.index.indexer import Indexer
-    from postqa.index.store import chunk_metadata
-
-    class BatchedIndexer(Indexer):
-        def _flush(self, batch, read, report):  # type: ignore[no-untyped-def]
-            assert all(st is None for _, _, st, _ in batch), "tier building only adds new articles"
-            chunks, metas = [], []
-            for article, h, _st, cs in batch:
-                for c in cs:
-                    chunks.append(c)
-                    metas.append(chunk_metadata(c, h, read.origins.get(article.id, article.source), len(cs)))
-                report.added.append(article.id)
-            if chunks:
-                vecs = self.embedder.embed_documents([c.context_text for c in chunks])
-                report.chunks_embedded += len(chunks)
-                self.index.upsert(chunks, np.asarray(vecs), metas)
-
-    return BatchedIndexer
-
-
 def _changed_copy(obj: dict[str, Any], k: int) -> dict[str, Any]:
     """Copy k of a real article, changed so that it is not a duplicate: new id and title, and its sentences
     rotated by k (same vocabulary, different chunks and chunk boundaries)."""
@@ -173,41 +147,22 @@ def make_vector_pool(real: Any, corpus: Path, out: Path, n: int = 600) -> None:
 
 
 def build_tier(label: str, target: int, args: argparse.Namespace) -> dict[str, Any]:
-    from postqa.index.embedding import create_embedder
-    from postqa.index.indexer import IngestLock
-    from postqa.reading.corpus import read_corpus
-    from postqa.service.pipeline import index_spec, open_store
-
-    store_dir = args.workdir / f"tier-{label}"
-    shutil.rmtree(store_dir, ignore_errors=True)
-    store_dir.mkdir(parents=True)
-    corpus = args.workdir / f"tier-{label}.jsonl"
-    info = tier_corpus(args.data_dir, target, corpus)
-    settings = common.settings_for(store_dir, threads=args.threads)
-    real = create_embedder(settings.embedding)  # the ONNX export when it exists: no torch, same tokenizer
+    """A tier of about ``target`` chunks built by benchmarks/build_tier.py (bulk Chroma writes with synthetic
+    vectors, then the ledger as an ingest writes it)."""
     if not args.vectors.is_file():
+        from postqa.index.embedding import create_embedder
+
+        real = create_embedder(common.settings_for(args.workdir / "_pool", threads=args.threads).embedding)
+        corpus = args.workdir / f"tier-{label}.jsonl"
+        tier_corpus(args.data_dir, min(target, 2000), corpus)
         make_vector_pool(real, corpus, args.vectors)
-    emb = LookupEmbedder(real, args.vectors, args.sigma)
-    with Timer() as t:
-        store = open_store(settings)
-        with IngestLock(store_dir):
-            index = store.open_index(index_spec(settings, emb), create=True)
-            read = read_corpus([corpus])
-            rep = batched_indexer_class()(emb, index, store_dir, settings.chunking, embed_batch_chunks=2000).sync(read)
-    out = {
-        "tier": label,
-        "store": str(store_dir),
-        "chunks": rep.chunks_total,
-        "articles": rep.articles_total,
-        "real_vectors": emb.n_real,
-        "synthetic_vectors": emb.n_synthetic,
-        "sigma": args.sigma,
-        "build_s": round(t.seconds, 1),
-        "keyword_rebuilt": rep.keyword_rebuilt,
-        **info,
-    }
+    builder = [sys.executable, str(HERE.parent / "build_tier.py"), "--data-dir", str(args.data_dir),
+               "--workdir", str(args.workdir), "--label", label, "--vectors", str(args.vectors)]
+    subprocess.run([*builder, "--chunks", str(target)], check=True, timeout=4 * 3600)
+    subprocess.run([*builder, "--side"], check=True, timeout=4 * 3600)
+    store = args.workdir / f"tier-{label}"
+    out = dict(json.loads((store / "bench_tier.json").read_text()))
     print(f"[build {label}] {out}", file=sys.stderr, flush=True)
-    (store_dir / "bench_tier.json").write_text(json.dumps(out))  # so a later LABEL=PATH run can say how
     return out
 
 
@@ -289,11 +244,15 @@ def worker(args: argparse.Namespace) -> None:
 
 
 def side_worker(args: argparse.Namespace) -> None:
-    """The ingest-side indexes rebuilt from a store's chunks, each timed, with resident memory after each step
-    (one fresh process, so the peak is theirs). Prints one JSON line."""
-    from postqa.index.keyword import BM25Index
+    """What an ingest pays on the side of Chroma, in one fresh process (so the peak RSS is its own): opening
+    the ledger, the catalogue and fingerprint it starts from, and — on a sample, extrapolated per chunk — the
+    spaCy analysis and the people index. With --legacy-scan also the full metadata scan the ingest made before
+    the ledger existed. Prints one JSON line."""
+    from postqa.index.indexer import keyword_path
+    from postqa.index.ledger import Ledger
     from postqa.index.people import PeopleIndex
     from postqa.index.store import ChromaIndex
+    from postqa.nlp.pipeline import Analyser
     from postqa.service.pipeline import open_store
 
     settings = common.settings_for(args.store, threads=1)
@@ -302,24 +261,38 @@ def side_worker(args: argparse.Namespace) -> None:
     index = ChromaIndex(store, store.client.get_collection(name, embedding_function=None), spec)
     out: dict[str, Any] = {"rss_start_mb": common.rss_mb()["rss_mb"]}
     with Timer() as t:
-        articles, fingerprint = index.scan()
-    out.update(scan_s=round(t.seconds, 1), articles=len(articles), rss_after_scan_mb=common.rss_mb()["rss_mb"])
+        ledger = Ledger.open(keyword_path(args.store, name))
+    assert ledger is not None, "no ledger: run benchmarks/build_tier.py --side first"
+    out.update(ledger_open_s=round(t.seconds, 3), chunks=len(ledger))
     with Timer() as t:
-        chunks = list(index.all_chunks())
-    out.update(read_chunks_s=round(t.seconds, 1), chunks=len(chunks), rss_after_read_mb=common.rss_mb()["rss_mb"])
+        articles = ledger.stored_articles()
+    out.update(catalogue_s=round(t.seconds, 2), articles=len(articles))
     with Timer() as t:
-        bm25 = BM25Index.build([c.id for c in chunks], [c.context_text for c in chunks], fingerprint)
-    out.update(bm25_build_s=round(t.seconds, 1), bm25_nnz=int(bm25.scores.nnz), bm25_terms=len(bm25.vocab),
-               rss_after_bm25_mb=common.rss_mb()["rss_mb"])
-    del bm25
+        out["fingerprint"] = ledger.fingerprint
+    out.update(fingerprint_s=round(t.seconds, 2), rss_after_catalogue_mb=common.rss_mb()["rss_mb"])
+    sample = list(index.get_chunks(ledger.chunk_ids()[: args.sample]).values())
+    analyser = Analyser(settings.nlp.model, settings.nlp.batch_size)
+    analyser.analyse_many([sample[0].text])  # load the pipeline outside the timing
     with Timer() as t:
-        people = PeopleIndex.from_chunks(iter(chunks), fingerprint)
-    out.update(people_build_s=round(t.seconds, 1), people=len(people), peak_rss_mb=common.rss_mb()["peak_rss_mb"])
+        analyses = analyser.analyse_many([c.text for c in sample])
+    per_chunk = t.seconds / max(1, len(sample))
+    by_text = {c.text: a for c, a in zip(sample, analyses, strict=True)}
+    with Timer() as t:
+        people = PeopleIndex.from_chunks(sample, "sample", lambda texts: [by_text[x] for x in texts])
+    out.update(sample=len(sample), analysis_ms_per_chunk=round(per_chunk * 1000, 1),
+               analysis_all_s_extrapolated=round(per_chunk * len(ledger)), people_sample_s=round(t.seconds, 2),
+               people=len(people), people_all_s_extrapolated=round(t.seconds / max(1, len(sample)) * len(ledger)))
+    if args.legacy_scan:
+        with Timer() as t:
+            index.scan()
+        out.update(legacy_scan_s=round(t.seconds, 1), rss_after_legacy_scan_mb=common.rss_mb()["rss_mb"])
+    out["peak_rss_mb"] = common.rss_mb()["peak_rss_mb"]
     print(json.dumps(out))
 
 
-def run_side(store: Path) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, str(HERE), "--side", "--store", str(store)], capture_output=True,
+def run_side(store: Path, legacy: bool = False) -> dict[str, Any]:
+    extra = ["--legacy-scan"] if legacy else []
+    proc = subprocess.run([sys.executable, str(HERE), "--side", "--store", str(store), *extra], capture_output=True,
                           text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=7200)
     if proc.returncode != 0:
         raise RuntimeError(f"side-index worker failed: {proc.stderr[-3000:]}")
@@ -431,7 +404,9 @@ def main() -> None:
     # worker mode (internal)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--side", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--no-side", action="store_true", help="skip the side-index rebuild measurement")
+    ap.add_argument("--no-side", action="store_true", help="skip the ingest-side measurement")
+    ap.add_argument("--legacy-scan", action="store_true", help="also time the full metadata scan of the old ingest")
+    ap.add_argument("--sample", type=int, default=200, help="chunks analysed to extrapolate analysis and people")
     ap.add_argument("--store", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--mode", default="embedded", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, default=8000, help=argparse.SUPPRESS)
@@ -463,7 +438,7 @@ def main() -> None:
                 else {"tier": label, "store": str(store), "real_vectors": "existing store (not built here)"}
             )
         if not args.no_side:
-            side = run_side(store)
+            side = run_side(store, args.legacy_scan)
             builds[-1].update(side)
             print(f"[side {label}] {side}", file=sys.stderr, flush=True)
         qfile = args.workdir / f"questions-{label}.json"
@@ -523,9 +498,9 @@ def main() -> None:
     print(
         common.table(
             builds,
-            ["tier", "chunks", "scan_s", "read_chunks_s", "bm25_build_s", "bm25_nnz", "rss_after_bm25_mb",
-             "people_build_s", "peak_rss_mb"],
-            "Ingest-side indexes rebuilt from the store (s, MB)",
+            ["tier", "chunks", "articles", "ledger_open_s", "catalogue_s", "fingerprint_s", "analysis_ms_per_chunk",
+             "analysis_all_s_extrapolated", "people_all_s_extrapolated", "legacy_scan_s", "peak_rss_mb"],
+            "Ingest side: the ledger an ingest starts from; analysis and people on a sample, extrapolated (s, MB)",
         )
     )
     print()

@@ -101,6 +101,8 @@ def main() -> None:
     ap.add_argument("--vectors", type=Path, default=None, help="real_vectors.npz (default WORKDIR/real_vectors.npz)")
     ap.add_argument("--sigma", type=float, default=0.03)
     ap.add_argument("--side", action="store_true", help="build the side indexes of an existing tier")
+    ap.add_argument("--copies", type=int, default=1, help="--side: the chunk records repeated with new ids")
+    ap.add_argument("--ledger", default="", help="--side: build the ledger here (default: the tier's own)")
     args = ap.parse_args()
     args.vectors = args.vectors or args.workdir / "real_vectors.npz"
     if args.side:
@@ -109,8 +111,153 @@ def main() -> None:
         build_chroma(args)
 
 
+def _records(path: Path, copies: int) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """(Chunk, metadata) of the tier's chunk records; ``copies`` > 1 repeats them with new ids (a keyword-only
+    tier larger than the Chroma one: same texts, new article and chunk ids)."""
+    from postqa.index.store import chunk_from_record
+
+    for k in range(copies):
+        with path.open(encoding="utf-8") as fh:
+            for line in fh:
+                rec = json.loads(line)
+                meta = dict(rec["meta"])
+                cid = rec["id"]
+                if k:
+                    art, _, n = cid.partition("#")
+                    meta["article_id"] = f"{art}-r{k}"
+                    cid = f"{art}-r{k}#{n}"
+                yield chunk_from_record(cid, rec["text"], meta), meta
+
+
 def build_side(args: argparse.Namespace) -> None:
-    raise SystemExit("side-index build: see below")
+    """The ledger (catalogue + BM25 segments) of a tier built as an ingest builds it (one replace per batch of
+    articles), then: compaction, fingerprint, open time, BM25 query latency, and an incremental ingest of 100
+    changed articles; each timed, resident memory after each step. Prints one JSON line."""
+    from postqa.index.indexer import keyword_path
+    from postqa.index.ledger import Ledger, chunk_row
+    from postqa.index.store import stored_from_records
+
+    store_dir = args.workdir / f"tier-{args.label}"
+    tier = json.loads((store_dir / "bench_tier.json").read_text())
+    root = Path(args.ledger) if args.ledger else keyword_path(store_dir, _collection(store_dir))
+    shutil.rmtree(root, ignore_errors=True)
+    out: dict[str, Any] = {"tier": args.label, "rss_start_mb": common.rss_mb()["rss_mb"]}
+    t0 = time.perf_counter()
+    ledger = Ledger.create(root)
+    batch: list[tuple[Any, dict[str, Any]]] = []
+    tok_s = 0.0
+    n = 0
+    last = ""
+    for chunk, meta in _records(store_dir / "chunks.jsonl", args.copies):
+        if len(batch) >= 1024 and chunk.article_id != last:
+            tok_s += _apply(ledger, batch, chunk_row, stored_from_records)
+            batch = []
+        batch.append((chunk, meta))
+        last = chunk.article_id
+        n += 1
+    tok_s += _apply(ledger, batch, chunk_row, stored_from_records)
+    out.update(chunks=n, build_s=round(time.perf_counter() - t0, 1), tokenize_s=round(tok_s, 1),
+               segments_before_compact=len(ledger.segments), rss_after_build_mb=common.rss_mb()["rss_mb"])
+    with common.Timer() as t:
+        ledger.compact(max_segments=1, delta_share=0.0)
+    out.update(compact_s=round(t.seconds, 1), rss_after_compact_mb=common.rss_mb()["rss_mb"])
+    with common.Timer() as t:
+        fp = ledger.fingerprint
+    out.update(fingerprint_s=round(t.seconds, 2), fingerprint=fp)
+    ledger.close()
+    _measure_open_and_queries(root, out)
+    _measure_increment(root, store_dir, out, chunk_row, stored_from_records)
+    out.update(disk_mb=common.dir_mb(root), peak_rss_mb=common.rss_mb()["peak_rss_mb"], copies=args.copies,
+               chroma_tier_chunks=tier.get("chunks"))
+    if not args.ledger:
+        _record_state(store_dir, root)
+    (store_dir / f"side-{args.copies}.json").write_text(json.dumps(out))
+    print(json.dumps(out))
+
+
+def _record_state(store_dir: Path, root: Path) -> None:
+    """The manifest an ingest would have written (fingerprint, counts, newest date), from the ledger."""
+    from postqa.index.ledger import Ledger
+    from postqa.index.store import ChromaIndex
+    from postqa.service.pipeline import open_store
+
+    store = open_store(common.settings_for(store_dir))
+    name, spec, _ = next((n, sp, m) for n, sp, m in store.indexes() if sp is not None)
+    index = ChromaIndex(store, store.client.get_collection(name, embedding_function=None), spec)
+    ledger = Ledger.open(root)
+    assert ledger is not None
+    arts = ledger.stored_articles()
+    index.set_state({"dirty": False, "fingerprint": ledger.fingerprint, "articles": len(arts),
+                     "chunks": len(ledger), "articles_with_warnings": sum(1 for a in arts.values() if a.warnings),
+                     "newest": max((a.published for a in arts.values() if a.published), default=""),
+                     "last_ingest": "bench build_tier.py"})
+    ledger.close()
+
+
+def _collection(store_dir: Path) -> str:
+    from postqa.service.pipeline import open_store
+
+    settings = common.settings_for(store_dir)
+    return next(n for n, sp, _ in open_store(settings).indexes() if sp is not None)
+
+
+def _apply(ledger: Any, batch: list[tuple[Any, dict[str, Any]]], chunk_row: Any, stored_from: Any) -> float:
+    if not batch:
+        return 0.0
+    t = time.perf_counter()
+    rows = [chunk_row(c, m) for c, m in batch]
+    spent = time.perf_counter() - t
+    ledger.replace(list(stored_from([(c.id, m) for c, m in batch]).values()), rows)
+    return spent
+
+
+def _measure_open_and_queries(root: Path, out: dict[str, Any]) -> None:
+    from bench_query import FIXED_QUESTIONS
+
+    from postqa.index.ledger import Ledger
+
+    with common.Timer() as t:
+        ledger = Ledger.open(root)
+    assert ledger is not None
+    out.update(open_s=round(t.seconds, 3), rss_after_open_mb=common.rss_mb()["rss_mb"])
+    questions = FIXED_QUESTIONS * 3
+    times = []
+    for q in questions:
+        with common.Timer() as t:
+            ledger.search(q, 30)
+        times.append(t.seconds)
+    out.update(bm25_query=common.summary_ms(times[len(FIXED_QUESTIONS):]),
+               rss_after_queries_mb=common.rss_mb()["rss_mb"])
+    ledger.close()
+
+
+def _measure_increment(root: Path, store_dir: Path, out: dict[str, Any], chunk_row: Any, stored_from: Any) -> None:
+    """100 articles changed (their text edited): what an ingest of them costs in the ledger."""
+    from postqa.index.ledger import Ledger
+
+    ledger = Ledger.open(root)
+    assert ledger is not None
+    picked: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+    for chunk, meta in _records(store_dir / "chunks.jsonl", 1):
+        if len(picked) >= 100 and chunk.article_id not in picked:
+            break
+        picked.setdefault(chunk.article_id, []).append((chunk, meta))
+    edited = [(replace_text(c), {**m, "article_hash": "edited", "chunk_hash": "edited"})
+              for items in picked.values() for c, m in items]
+    with common.Timer() as t:
+        ledger.mark_pending(list(picked))
+        _apply(ledger, edited, chunk_row, stored_from)
+        merged = ledger.compact()
+        fp = ledger.fingerprint
+    out.update(increment_100_articles_s=round(t.seconds, 2), increment_chunks=len(edited),
+               increment_compacted=merged, increment_fp_changed=fp != out["fingerprint"])
+    ledger.close()
+
+
+def replace_text(chunk: Any) -> Any:
+    from dataclasses import replace
+
+    return replace(chunk, text=chunk.text + " Edited for the incremental benchmark.")
 
 
 if __name__ == "__main__":

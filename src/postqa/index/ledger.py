@@ -179,6 +179,14 @@ class Ledger:
     def article_count(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM articles").fetchone()[0])
 
+    def catalogued(self, article_ids: Sequence[str]) -> set[str]:
+        """Which of these articles the catalogue lists."""
+        out: set[str] = set()
+        for part in _parts(article_ids):
+            marks = ",".join("?" * len(part))
+            out.update(str(a) for (a,) in self.db.execute(f"SELECT id FROM articles WHERE id IN ({marks})", part))
+        return out
+
     def pending(self) -> list[str]:
         return [str(a) for (a,) in self.db.execute("SELECT article_id FROM pending")]
 
@@ -332,26 +340,27 @@ class Ledger:
         return self._idf[term]
 
     def search(self, query: str, k: int, allowed: set[str] | None = None) -> list[tuple[str, float]]:
-        """The ``k`` best chunks for ``query`` by BM25 (k1 1.2, b 0.75), best first, scores > 0."""
+        """The ``k`` best chunks for ``query`` by BM25 (k1 1.2, b 0.75), best first, scores > 0: the query
+        terms' postings summed per row id, then only the rows that hold a term are ranked."""
         with self._lock:
-            scores = self._scores(tokenize(query))
-            if scores is None:
+            found = self._scores(tokenize(query))
+            if found is None:
                 return []
+            cand, scores = found
             if allowed is not None:
-                keep = np.zeros(len(scores), dtype=bool)
-                rows = self._rowids_of(sorted(allowed))
-                keep[rows[rows < len(scores)]] = True
-                scores = np.where(keep, scores, 0.0)
-            k = min(k, int((scores > 0).sum()))
+                cand = cand[np.isin(cand, self._rowids_of(sorted(allowed)))]
+            k = min(k, len(cand))
             if k <= 0:
                 return []
-            top = np.argpartition(-scores, k - 1)[:k]
-            top = top[np.argsort(-scores[top], kind="stable")]
-            names = self._ids_of([int(r) for r in top])
-            return [(names[int(r)], float(scores[r])) for r in top if int(r) in names]
+            sc = scores[cand]
+            top = np.argpartition(-sc, k - 1)[:k]
+            top = top[np.argsort(-sc[top], kind="stable")]
+            names = self._ids_of([int(cand[i]) for i in top])
+            return [(names[int(cand[i])], float(sc[i])) for i in top if int(cand[i]) in names]
 
-    def _scores(self, terms: list[str]) -> np.ndarray | None:
-        """A score per row id (0 for rows without any query term), or None when no term is indexed."""
+    def _scores(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+        """(row ids holding a query term and still live, a score per row id), or None when no term is
+        indexed."""
         rows, vals = [], []
         for term in terms:
             idf = self.idf(term)
@@ -365,9 +374,11 @@ class Ledger:
         if not rows or not self.n_docs:
             return None
         scores = np.bincount(np.concatenate(rows), weights=np.concatenate(vals), minlength=self.next_rowid)
+        cand = np.flatnonzero(scores)
         if len(self.dead):
-            scores[self.dead[self.dead < len(scores)]] = 0.0
-        return scores
+            pos = np.minimum(np.searchsorted(self.dead, cand), len(self.dead) - 1)
+            cand = cand[self.dead[pos] != cand]
+        return cand, scores
 
     def _ids_of(self, rowids: Sequence[int]) -> dict[int, str]:
         out: dict[int, str] = {}

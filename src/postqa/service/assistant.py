@@ -346,13 +346,23 @@ class Assistant:
         state = self.index.state()
         dirty = bool(state.get("dirty"))
         ledger = self.keyword() if dirty or "articles" not in state else None
-        articles = ledger.article_count() if ledger is not None else state.get("articles", 0)
+        articles = self._count_articles(ledger) if ledger is not None else state.get("articles", 0)
         running = ingest_running(self.keyword.path.parent.parent) if dirty else None
         return {**self.info, "articles": articles, "chunks": self.index.count(),
                 "articles_with_warnings": state.get("articles_with_warnings", 0),
                 "last_ingest": state.get("last_ingest"), "dirty": dirty and running is None,
                 "running_since": running,
                 "interrupted_at": (state.get("started") or "an unknown time") if dirty and not running else None}
+
+    def _count_articles(self, ledger: Ledger) -> int:
+        """The articles the store holds: the catalogue's, corrected for the ones an interrupted ingest left
+        pending (asked of Chroma: only those)."""
+        pending = ledger.pending()
+        if not pending:
+            return ledger.article_count()
+        listed = ledger.catalogued(pending)
+        stored = {c.article_id for c, _ in self.index.article_chunks(pending)}
+        return ledger.article_count() + len(stored - listed) - len(listed - stored)
 
     def example_questions(self, n: int = 4) -> list[str]:
         """Questions the indexed news can answer, made from the index itself (people and their roles, the
