@@ -102,6 +102,7 @@ def main() -> None:
     ap.add_argument("--sigma", type=float, default=0.03)
     ap.add_argument("--side", action="store_true", help="build the side indexes of an existing tier")
     ap.add_argument("--copies", type=int, default=1, help="--side: the chunk records repeated with new ids")
+    ap.add_argument("--people-sample", type=int, default=300, help="--side: chunks the people index is built from")
     ap.add_argument("--ledger", default="", help="--side: build the ledger here (default: the tier's own)")
     args = ap.parse_args()
     args.vectors = args.vectors or args.workdir / "real_vectors.npz"
@@ -171,8 +172,31 @@ def build_side(args: argparse.Namespace) -> None:
                chroma_tier_chunks=tier.get("chunks"))
     if not args.ledger:
         _record_state(store_dir, root)
+        _sample_people(store_dir, root, args.people_sample, out)
     (store_dir / f"side-{args.copies}.json").write_text(json.dumps(out))
     print(json.dumps(out))
+
+
+def _sample_people(store_dir: Path, root: Path, sample: int, out: dict[str, Any]) -> None:
+    """The people index the app loads at start-up, built from the first ``sample`` chunks only (a spaCy parse
+    of every chunk would take hours: see bench_query's extrapolation) and labelled with the ledger's fingerprint,
+    so the app opens it instead of parsing the whole tier."""
+    from postqa.index.ledger import Ledger
+    from postqa.index.people import PeopleIndex, people_path
+    from postqa.index.store import chunk_from_record
+
+    ledger = Ledger.open(root)
+    assert ledger is not None
+    chunks = []
+    with (store_dir / "chunks.jsonl").open(encoding="utf-8") as fh:
+        for line, _ in zip(fh, range(sample), strict=False):
+            rec = json.loads(line)
+            chunks.append(chunk_from_record(rec["id"], rec["text"], rec["meta"]))
+    with common.Timer() as t:
+        people = PeopleIndex.from_chunks(chunks, ledger.fingerprint)
+    people.save(people_path(store_dir, root.name))
+    out.update(people_sample_chunks=len(chunks), people_sample_build_s=round(t.seconds, 1), people=len(people))
+    ledger.close()
 
 
 def _record_state(store_dir: Path, root: Path) -> None:
