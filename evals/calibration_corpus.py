@@ -1,0 +1,99 @@
+"""The corpus of evals/calibration_news.jsonl, built from ../shared/data/corpora (never copied into the repo).
+
+Articles the held-apart set (evals/heldout/) does NOT use: BBC articles numbered 031-100 of each category
+(the held-apart corpus uses 001-030 and 101-160) and Reuters TRAIN-split articles (it uses TEST-split
+ones). The corpus is the bundled corpus/, the calibration cases' articles, and distractors: every BBC
+article numbered 031-060 of each category and the first 45 TRAIN-split Reuters articles with a body.
+
+    python evals/calibration_corpus.py            # prints the corpus folder (under the temp dir)
+    postqa calibrate --fit --cases evals/calibration_news.jsonl --corpus "$(python evals/calibration_corpus.py)"
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CASES = ROOT / "evals" / "calibration_news.jsonl"
+SHARED = Path(
+    os.environ.get("POSTQA_SHARED")
+    or next((p for p in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data") if p.is_dir()),
+            ROOT.parent / "shared" / "data")
+)
+BBC = SHARED / "corpora" / "bbc_news_2225.jsonl"
+REUTERS = SHARED / "corpora" / "reuters21578.jsonl"
+BBC_RANGE = (31, 100)  # numbers the calibration cases may use; the held-apart set uses 001-030, 101-160
+BBC_DISTRACTORS = (31, 60)
+REUTERS_DISTRACTORS = 45
+
+
+def _number(doc_id: str) -> int:
+    tail = doc_id.rsplit("_", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def wanted_articles() -> set[str]:
+    rows = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return {a for r in rows for a in [*r.get("gold_articles", []), r.get("near_article") or ""] if a}
+
+
+def select_lines(wanted: set[str]) -> list[str]:
+    """The JSON lines of the calibration corpus; fails loudly if a case names an article of the held-apart
+    ranges."""
+    chosen: list[str] = []
+    for line in BBC.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        n = _number(obj["doc_id"])
+        if obj["doc_id"] in wanted:
+            if not BBC_RANGE[0] <= n <= BBC_RANGE[1]:
+                raise SystemExit(f"{obj['doc_id']} is outside BBC 031-100 (held-apart range)")
+            chosen.append(line)
+        elif BBC_DISTRACTORS[0] <= n <= BBC_DISTRACTORS[1]:
+            chosen.append(line)
+    extra = 0
+    for line in REUTERS.read_text(encoding="utf-8").splitlines():
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        train = obj.get("lewissplit") == "TRAIN"
+        if obj["doc_id"] in wanted:
+            if not train:
+                raise SystemExit(f"{obj['doc_id']} is not a TRAIN-split article")
+            chosen.append(line)
+        elif train and extra < REUTERS_DISTRACTORS and obj.get("body", "").strip():
+            chosen.append(line)
+            extra += 1
+    return chosen
+
+
+def build() -> Path:
+    """The corpus folder under the temp dir (bundled corpus/ plus calibration.jsonl), keyed by content."""
+    lines = select_lines(wanted_articles())
+    text = "\n".join(lines) + "\n"
+    bundled = sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file())
+    digest = hashlib.sha256(text.encode())
+    for p in bundled:
+        digest.update(p.name.encode() + p.read_bytes())
+    corpus = Path(tempfile.gettempdir()) / "postqa-eval" / f"calibration-{digest.hexdigest()[:12]}" / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for p in bundled:
+        if not (corpus / p.name).is_file():
+            shutil.copyfile(p, corpus / p.name)
+    target = corpus / "calibration.jsonl"
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return corpus
+
+
+if __name__ == "__main__":
+    if not BBC.is_file() or not REUTERS.is_file():
+        sys.exit(f"no corpora under {SHARED / 'corpora'}: set POSTQA_SHARED to a copy of shared/data")
+    print(build())
