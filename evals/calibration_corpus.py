@@ -1,4 +1,4 @@
-"""The corpus of evals/calibration_news.jsonl, built from ../shared/data/corpora (never copied into the repo).
+"""The corpus of evals/calibration_news*.jsonl, built from ../shared/data/corpora (never copied into the repo).
 
 Articles the held-apart set (evals/heldout/) does NOT use: BBC articles numbered 031-100 of each category
 (the held-apart corpus uses 001-030 and 101-160) and Reuters TRAIN-split articles (it uses TEST-split
@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CASES = ROOT / "evals" / "calibration_news.jsonl"
+CASE_FILES = sorted((ROOT / "evals").glob("calibration_news*.jsonl"))
 SHARED = Path(
     os.environ.get("POSTQA_SHARED")
     or next((p for p in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data") if p.is_dir()),
@@ -39,7 +39,8 @@ def _number(doc_id: str) -> int:
 
 
 def wanted_articles() -> set[str]:
-    rows = [json.loads(line) for line in CASES.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [json.loads(line) for path in CASE_FILES for line in path.read_text(encoding="utf-8").splitlines()
+            if line.strip()]
     return {a for r in rows for a in [*r.get("gold_articles", []), r.get("near_article") or ""] if a}
 
 

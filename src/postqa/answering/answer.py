@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from postqa.answering import refusal
+from postqa.answering.answerability import Answerability, Evidence
+from postqa.answering.answerability import features as answerability_features
 from postqa.answering.candidates import (
     Candidate,
     arguments,
@@ -74,12 +76,13 @@ class ExtractiveAnswerer:
 
     def __init__(self, embed: EmbedFn, idf: Callable[[str], float], settings: AnswerSettings,
                  embed_query: Callable[[str], np.ndarray] | None = None, analyses: AnalysesFn | None = None,
-                 analyser: Analyser | None = None) -> None:
+                 analyser: Analyser | None = None, answerability: Answerability | None = None) -> None:
         self.embed = embed
         self.idf = idf
         self.settings = settings
         self.analyser = analyser or shared_analyser()
         self.words = WordSimilarity(embed)
+        self.answerability = answerability  # None: refuse by confidence < min_confidence (the older rule)
         self.ranker = SentenceRanker(embed, embed_query or (lambda text: embed([text])[0]), idf,
                                      analyses or self.analyser.analyse_many, self.words)
 
@@ -114,13 +117,29 @@ class ExtractiveAnswerer:
         else:
             chosen, span, kind = ranked[0], (0, len(ranked[0].text)), "sentence"
         confidence = self.confidence(chosen, q, kind) * refusal.factor(names, rare)
-        if confidence < self.settings.min_confidence:
+        ev = Evidence(q, ranked, hits, chosen, kind, picked[2] if picked else 0.0, confidence, len(names))
+        score, feats = self.judge(ev)
+        facts = tuple(feats.items())
+        if self.refuses(confidence, score):
             note = f"the news never names {', '.join(names)}" if names else ""
             return Answer(question=asked, text=NOT_COVERED, answerable=False, citations=self.citations(ranked, None),
-                          hits=list(hits), confidence=confidence, note=note, kind="none")
+                          hits=list(hits), confidence=confidence, note=note, kind="none",
+                          answerability=score, features=facts)
         text = chosen.text[span[0]:span[1]].strip().rstrip(",;:")
         return Answer(question=asked, text=text, answerable=True, citations=self.citations(ranked, (chosen, span)),
-                      hits=list(hits), confidence=confidence, kind=kind)
+                      hits=list(hits), confidence=confidence, kind=kind, answerability=score, features=facts)
+
+    def judge(self, ev: Evidence) -> tuple[float | None, dict[str, float]]:
+        """(P(answerable) by the answerability model, None without one; the features, always: `postqa
+        calibrate --fit` learns from them)."""
+        feats = answerability_features(ev, self.idf, tokenize)
+        return (None if self.answerability is None else self.answerability.model.score(feats)), feats
+
+    def refuses(self, confidence: float, score: float | None) -> bool:
+        """Below the confidence floor, or (with the answerability model) not about the news by its score."""
+        if confidence < self.settings.min_confidence:
+            return True
+        return score is not None and self.answerability is not None and score < self.answerability.threshold
 
     def select(self, q: Question, ranked: list[Scored]) -> tuple[Scored, tuple[int, int], float] | None:
         """The best (sentence, span) among the top sentences: sentence score plus the candidate's own."""

@@ -76,6 +76,12 @@ class RetrievalSettings(_Section):
 class AnswerSettings(_Section):
     # Calibrated on evals/calibration.jsonl with `postqa calibrate`; see docs/calibration.md.
     min_confidence: float = Field(0.25, ge=0.0, le=1.0)
+    # "answerability": refuse when the answerability model (answering/answerability.json, fitted by
+    # `postqa calibrate --fit`) gives P(the news answers it) below its threshold; "confidence": refuse when
+    # the answer's confidence is below min_confidence (the rule before issue 12). See docs/calibration.md.
+    refusal: Literal["answerability", "confidence"] = "answerability"
+    # overrides the threshold fitted with the model (unset: the fitted one)
+    min_answerability: float | None = Field(None, ge=0.0, le=1.0)
     max_citations: int = Field(3, ge=1, le=20)
     # What "last year", "this month", "latest" resolve against: "newest" (the newest article's date),
     # "today", or a fixed "YYYY-MM-DD". See docs/news.md.

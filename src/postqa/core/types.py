@@ -142,6 +142,8 @@ class Answer:
     confidence: float = 0.0
     note: str = ""  # e.g. which reference date was used, or why a generator fell back
     kind: str = "span"  # "span": a short answer inside the sentence; "sentence": the whole sentence; "none"
+    answerability: float | None = None  # P(the news answers the question) by the answerability model
+    features: tuple[tuple[str, float], ...] = ()  # the signals it came from (for `postqa calibrate --fit`)
 
     def to_json(self) -> dict[str, object]:
         """The documented ``postqa ask --json`` object."""
@@ -152,6 +154,7 @@ class Answer:
             "confidence": round(self.confidence, 4),
             "note": self.note,
             "kind": self.kind,
+            "answerability": None if self.answerability is None else round(self.answerability, 4),
             "citations": [
                 {
                     "n": c.n,

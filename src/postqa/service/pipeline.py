@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from postqa.answering.answer import ExtractiveAnswerer
+from postqa.answering.answerability import for_embedding
 from postqa.core.config import Settings
 from postqa.core.errors import PostqaError
 from postqa.index.catalog import article_rows, load_catalog
@@ -97,8 +98,9 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
         return bm25.idf(term) if bm25 is not None else 1.0
 
     analyses = open_analyses(settings, index.name)
+    judge = for_embedding(settings.answer.refusal, settings.answer.min_answerability, embedder.name)
     answerer = ExtractiveAnswerer(embedder.embed_documents, idf, settings.answer, embed_query=embed_query,
-                                  analyses=analyses.get_many, analyser=analyses.analyser)
+                                  analyses=analyses.get_many, analyser=analyses.analyser, answerability=judge)
     info: dict[str, Any] = {"embedding": describe(embedder), "collection": index.name, "store": store.location}
     generator = None
     if settings.generator.provider != "none":

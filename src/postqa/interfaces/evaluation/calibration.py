@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from postqa.interfaces.evaluation.cases import Case
@@ -55,9 +56,46 @@ def best_threshold(table: Sequence[dict[str, float]]) -> dict[str, Any]:
     }
 
 
-def calibrate(settings: Settings, cases: Sequence[Case]) -> dict[str, Any]:
-    """Ask every calibration case once with the threshold at 0, then sweep the threshold offline."""
-    assistant, info = prepare_assistant(settings.with_overrides(**{"answer.min_confidence": 0.0}))
+def answerability_table(
+    rows: Sequence[tuple[bool, bool, float, float | None, bool]], thresholds: Sequence[float], min_confidence: float
+) -> list[dict[str, float]]:
+    """Like calibration_table for the answerability rule: a case is answered iff it has an answer at
+    threshold 0, its confidence is at least ``min_confidence`` and its score at least t (a case with no score,
+    answered by another path, keeps its answer). ``rows`` are (answerable case, answered at 0, confidence,
+    score or None, the answer is right)."""
+    return calibration_table(
+        [(a, has and conf >= min_confidence, 1.0 if score is None else score, ok) for a, has, conf, score, ok in rows],
+        thresholds)
+
+
+def fit_answerability(per_case: Sequence[dict[str, Any]], meta: dict[str, Any],
+                      min_confidence: float) -> dict[str, Any]:
+    """Fit the answerability model on the answerable cases against the general-knowledge ones (the questions
+    the news does not touch at all), choose its threshold on the same cases (the middle of the widest run of
+    best refusal F1, with the min_confidence floor applied as in answering), and return it with its sweep.
+    Unanswerable questions about the news are left out of the fit: on the calibration data no feature here
+    told them from hard paraphrases (docs/calibration.md); the confidence floor still refuses those it can."""
+    from postqa.answering.answerability import fit
+
+    usable = [c for c in per_case if c["features"] and (c["answerable"] or c["kind"] == "general")]
+    model = fit([c["features"] for c in usable], [c["answerable"] for c in usable])
+    for c in per_case:
+        c["answerability"] = round(model.score(c["features"]), 4) if c["features"] else None
+    rows = [(c["answerable"], c["has_span"], c["confidence"], c["answerability"], c["correct"]) for c in per_case]
+    grid = [i / 100 for i in range(0, 101)]
+    chosen = [r for r, c in zip(rows, per_case, strict=True) if c["answerable"] or c["kind"] == "general"]
+    best = best_threshold(answerability_table(chosen, grid, min_confidence))
+    model = replace(model, threshold=float(best["threshold"]),
+                    meta={**meta, "fitted_cases": len(usable), "min_confidence": min_confidence})
+    return {"model": model, "table": answerability_table(rows, grid, min_confidence), "best": best}
+
+
+def calibrate(settings: Settings, cases: Sequence[Case], fit: bool = False,
+              meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Ask every calibration case once with nothing refused by a score, then sweep the min_confidence
+    threshold offline; with ``fit``, also fit the answerability model on the answers' features."""
+    assistant, info = prepare_assistant(settings.with_overrides(
+        **{"answer.min_confidence": 0.0, "answer.refusal": "confidence"}))
     rows, per_case = [], []
     for case in cases:
         a = assistant.ask(case.question, history=list(case.history))
@@ -66,19 +104,25 @@ def calibrate(settings: Settings, cases: Sequence[Case]) -> dict[str, Any]:
         per_case.append(
             {
                 "id": case.id,
+                "kind": case.kind,
                 "answerable": case.answerable,
                 "has_span": a.answerable,
                 "confidence": round(a.confidence, 4),
                 "got": a.text,
                 "correct": right,
+                "features": dict(a.features),
             }
         )
     grid = [i / 100 for i in range(0, 101)]
     table = calibration_table(rows, grid)
-    return {
+    out: dict[str, Any] = {
         "model": assistant.info.get("embedding", {}).get("model"),
         "cases": per_case,
         "table": table,
         "best": best_threshold(table),
         **info,
     }
+    if fit:
+        out["answerability"] = fit_answerability(per_case, {**(meta or {}), "embedding": out["model"]},
+                                                 settings.answer.min_confidence)
+    return out

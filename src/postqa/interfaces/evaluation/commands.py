@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from postqa.answering.answerability import MODEL_FILE
 from postqa.interfaces.evaluation.calibration import calibrate
 from postqa.interfaces.evaluation.cases import CALIBRATION_FILE, REPORTS_DIR, EvalError, load_cases
 from postqa.interfaces.evaluation.external import evaluate_external, external_markdown, external_table
@@ -22,7 +23,7 @@ from postqa.interfaces.evaluation.reports import (
     write_report,
 )
 from postqa.interfaces.evaluation.scoring import check_thresholds
-from postqa.interfaces.evaluation.suite import eval_settings, evaluate
+from postqa.interfaces.evaluation.suite import eval_settings, evaluate, git_commit
 
 if TYPE_CHECKING:  # pragma: no cover
     from postqa.core.config import Settings
@@ -145,14 +146,23 @@ def _cmd_external(args: argparse.Namespace, base: Settings, out_dir: Path) -> in
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
     base = _base_settings(args)
-    cases = load_cases([args.cases] if args.cases else [CALIBRATION_FILE])
+    cases = load_cases(args.cases or [CALIBRATION_FILE])
     model = args.embedding_model or base.embedding.model
     store, tmp = _store_for(args, model)
+    corpus = Path(args.corpus) if args.corpus else None
+    meta = {"cases": [str(p) for p in (args.cases or [CALIBRATION_FILE])], "corpus": str(corpus or base.paths.corpus),
+            "commit": git_commit()}
     try:
-        result = calibrate(eval_settings(base, store, model), cases)
+        result = calibrate(eval_settings(base, store, model, corpus=corpus), cases, fit=args.fit, meta=meta)
     finally:
         if tmp is not None:
             tmp.cleanup()
+    fitted = result.pop("answerability", None)
+    if fitted is not None:
+        out = Path(args.model_out) if args.model_out else MODEL_FILE
+        fitted["model"].save(out)
+        result["answerability"] = {"file": str(out), "best": fitted["best"], "table": fitted["table"],
+                                   "model": fitted["model"].to_json()}
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -183,7 +193,31 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         "is best for every "
         f"threshold from {b['range'][0]:.2f} to {b['range'][1]:.2f}; the middle of that range is chosen)"
     )
+    if "answerability" in result:
+        _print_answerability(result["answerability"], args.step_pct)
     return 0
+
+
+def _print_answerability(fitted: dict[str, Any], step_pct: int) -> None:
+    model, b = fitted["model"], fitted["best"]
+    print("\nanswerability model (standardised coefficients):")
+    for name, coef in zip(model["features"], model["coef"], strict=True):
+        print(f"  {name:16s} {coef:+.3f}")
+    print(f"  {'intercept':16s} {model['intercept']:+.3f}")
+    print(
+        "\n| min_answerability | refusal precision | refusal recall | refusal F1 | coverage | answered right |\n"
+        "|---|---|---|---|---|---|"
+    )
+    for row in fitted["table"]:
+        if row["threshold"] * 100 % step_pct == 0 or row["threshold"] == b["threshold"]:
+            print(
+                f"| {row['threshold']:.2f} | {row['refusal_precision']:.3f} | {row['refusal_recall']:.3f} | "
+                f"{row['refusal_f1']:.3f} | {row['coverage']:.3f} | {row['answered_right']:.3f} |"
+            )
+    print(
+        f"\nanswerability threshold: {b['threshold']:.2f} (refusal F1 {b['row']['refusal_f1']:.3f}, best from "
+        f"{b['range'][0]:.2f} to {b['range'][1]:.2f}); model written to {fitted['file']}"
+    )
 
 
 def register_cli(subparsers: Any, common: argparse.ArgumentParser) -> None:
@@ -223,6 +257,10 @@ def register_cli(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.set_defaults(func=cmd_eval)
 
+    _register_calibrate(subparsers, common)
+
+
+def _register_calibrate(subparsers: Any, common: argparse.ArgumentParser) -> None:
     p = subparsers.add_parser(
         "calibrate",
         parents=[common],
@@ -230,8 +268,21 @@ def register_cli(subparsers: Any, common: argparse.ArgumentParser) -> None:
         description="Ask the calibration cases once, then sweep [answer] min_confidence and print refusal "
         "precision / recall / F1 and coverage per threshold, and the best threshold.",
     )
-    p.add_argument("--cases", metavar="FILE", help="calibration cases (default: evals/calibration.jsonl)")
+    p.add_argument(
+        "--cases", action="append", metavar="FILE", help="calibration cases (default: evals/calibration.jsonl)"
+    )
+    p.add_argument("--corpus", metavar="DIR", help="the corpus to ingest (default: [paths] corpus)")
     p.add_argument("--store", metavar="DIR", help="reuse this store folder (default: a temporary one)")
+    p.add_argument(
+        "--fit",
+        action="store_true",
+        help="also fit the answerability model on the cases, choose its threshold, and write it",
+    )
+    p.add_argument(
+        "--model-out",
+        metavar="FILE",
+        help="--fit: where to write the model (default: the package's answering/answerability.json)",
+    )
     p.add_argument(
         "--step-pct", type=int, default=5, metavar="N", help="print every N hundredths (default 5)"
     )

@@ -1,0 +1,221 @@
+"""Answerability: does the news answer this question at all? A small logistic model over signals the answerer
+already has (sentence and passage match, coverage of the question's words, what the question names that no
+passage contains, whether a span of the asked-for type was found), separate from the span's confidence.
+
+The coefficients live in ``answerability.json`` beside this module, fitted by ``postqa calibrate --fit`` on
+calibration cases only (docs/calibration.md says how); the threshold is chosen on the same cases."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from postqa.answering.question import Question
+from postqa.answering.sentences import Scored, question_terms
+from postqa.core.errors import PostqaError
+from postqa.core.types import Hit
+
+MODEL_FILE = Path(__file__).with_name("answerability.json")
+FORMAT = 1
+TYPED_KINDS = ("person", "date", "number", "place")
+# the signals, in the model's order; each is computed by features() and documented in docs/calibration.md
+FEATURES: tuple[str, ...] = (
+    "confidence",  # the answerer's own confidence in the chosen sentence
+    "cosine",  # cosine of the question to the chosen sentence
+    "lexical",  # rarity-weighted (soft) overlap of the question's words with the chosen sentence
+    "margin",  # score of the best sentence minus the next one
+    "dense_top",  # cosine of the question to its nearest retrieved chunk (is it about this news at all?)
+    "cover_sentence",  # share of the question's content lemmas that the chosen sentence has
+    "cover_passage",  # rarity-weighted share of the question's words in the chosen sentence's passage
+    "cover_hits",  # ... in any retrieved passage
+    "missing_names",  # names of the question no retrieved passage contains (at most 2)
+    "unseen_words",  # words of the question the corpus never uses (at most 2)
+    "span",  # 1: a candidate of the asked-for type was chosen; 0: the sentence is the answer
+    "span_score",  # the chosen candidate's own score (its tie to the matched words), 0 without a span
+    "typed_no_span",  # 1: a who/when/where/how-many question found no span of its type
+    "head_in_sentence",  # 1: the noun a which/what/how-many question asks for is in the chosen sentence
+    "dates_missing",  # share of the question's date words ("in February") the chosen passage lacks
+)
+
+
+class AnswerabilityError(PostqaError):
+    """The answerability model file is missing, malformed or for other features."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the answerer knows when it decides whether to answer (inputs of features())."""
+
+    question: Question
+    ranked: Sequence[Scored]
+    hits: Sequence[Hit]
+    chosen: Scored
+    kind: str  # "span" or "sentence"
+    span_score: float
+    confidence: float
+    missing_names: int
+
+
+def _share(wanted: Sequence[str], have: set[str], weight: Callable[[str], float]) -> float:
+    total = sum(weight(t) for t in wanted)
+    return sum(weight(t) for t in wanted if t in have) / total if total > 0 else 0.0
+
+
+def features(ev: Evidence, idf: Callable[[str], float], tokenize: Callable[[str], list[str]]) -> dict[str, float]:
+    """The signals of one answer, by name (FEATURES order)."""
+    q, best = ev.question, ev.chosen
+    terms = list(dict.fromkeys(question_terms(q.text)))
+    rarest = max([idf(t) for t in terms] + [1.0])
+
+    def weight(t: str) -> float:  # a word the corpus never uses weighs as much as the rarest one
+        v = idf(t)
+        return v if v > 0 else rarest
+
+    lemmas: set[str] = set()
+    if best.analysis is not None and best.sent is not None:
+        lemmas = {t.lemma.lower() for t in best.analysis.tokens[best.sent.start:best.sent.end]}
+    content = list(dict.fromkeys(q.content))
+    passage = set(tokenize(best.chunk.context_text))
+    every = set(tokenize(" ".join(h.chunk.context_text for h in ev.hits)))
+    dense = [h.dense_score for h in ev.hits if h.dense_score is not None]
+    nxt = ev.ranked[1].score if len(ev.ranked) > 1 else 0.0
+    return {
+        "confidence": ev.confidence,
+        "cosine": max(best.cosine, 0.0),
+        "lexical": best.lexical,
+        "margin": max(ev.ranked[0].score - nxt, 0.0),
+        "dense_top": max(dense) if dense else 0.0,
+        "cover_sentence": sum(c in lemmas for c in content) / len(content) if content else 0.0,
+        "cover_passage": _share(terms, passage, weight),
+        "cover_hits": _share(terms, every, weight),
+        "missing_names": float(min(ev.missing_names, 2)),
+        "unseen_words": float(min(sum(idf(t) <= 0 and t not in every for t in terms), 2)),
+        "span": 1.0 if ev.kind == "span" else 0.0,
+        "span_score": min(max(ev.span_score, 0.0), 3.0) if ev.kind == "span" else 0.0,
+        "typed_no_span": 1.0 if ev.kind != "span" and q.kind in TYPED_KINDS else 0.0,
+        "head_in_sentence": 1.0 if q.head is None or q.head in lemmas else 0.0,
+        "dates_missing": _dates_missing(q, passage, tokenize),
+    }
+
+
+def _dates_missing(q: Question, passage: set[str], tokenize: Callable[[str], list[str]]) -> float:
+    a = q.analysis
+    words = [t for e in a.ents if e.label in ("DATE", "TIME") for t in tokenize(a.span_text(e))]
+    return sum(t not in passage for t in words) / len(words) if words else 0.0
+
+
+@dataclass(frozen=True)
+class AnswerabilityModel:
+    """Logistic regression on standardised features: P(the news answers the question)."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    intercept: float
+    threshold: float
+    meta: Mapping[str, object] = field(default_factory=dict)
+
+    def score(self, feats: Mapping[str, float]) -> float:
+        z = self.intercept + sum(c * (feats.get(n, 0.0) - m) / s
+                                 for n, m, s, c in zip(self.names, self.mean, self.scale, self.coef, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(min(z, 40.0), -40.0)))
+
+    def to_json(self) -> dict[str, object]:
+        return {"format": FORMAT, "features": list(self.names), "mean": list(self.mean),
+                "scale": list(self.scale), "coef": list(self.coef), "intercept": self.intercept,
+                "threshold": self.threshold, "meta": dict(self.meta)}
+
+    def save(self, path: Path = MODEL_FILE) -> None:
+        from postqa.core.atomic import atomic_write_text
+
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2, ensure_ascii=False) + "\n")
+
+
+def load_model(path: Path = MODEL_FILE) -> AnswerabilityModel:
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise AnswerabilityError(f"cannot read the answerability model {str(path)!r} ({err}); expected the JSON "
+                                 "written by `postqa calibrate --fit`: refit it, or set [answer] refusal = "
+                                 '"confidence"') from None
+    names = tuple(obj.get("features", ()))
+    if obj.get("format") != FORMAT or names != FEATURES:
+        raise AnswerabilityError(f"{str(path)!r} is format {obj.get('format')!r} with features {list(names)}; "
+                                 f"this postqa expects format {FORMAT} with {list(FEATURES)}: refit it with "
+                                 "`postqa calibrate --fit`")
+    return AnswerabilityModel(names=names, mean=tuple(obj["mean"]), scale=tuple(obj["scale"]),
+                              coef=tuple(obj["coef"]), intercept=float(obj["intercept"]),
+                              threshold=float(obj["threshold"]), meta=obj.get("meta", {}))
+
+
+def fit(rows: Sequence[Mapping[str, float]], labels: Sequence[bool], l2: float = 1.0,
+        iterations: int = 50) -> AnswerabilityModel:
+    """Logistic regression by Newton's method with an L2 penalty (not on the intercept); deterministic.
+    ``labels``: True when the news answers the case. The threshold is left at 0.5: choose it on the
+    calibration data (calibration.best_threshold)."""
+    if len(rows) != len(labels) or not rows:
+        raise AnswerabilityError(f"fit needs one label per row and at least one row, got {len(rows)} rows "
+                                 f"and {len(labels)} labels")
+    x = np.array([[r.get(n, 0.0) for n in FEATURES] for r in rows], dtype=float)
+    y = np.array([1.0 if v else 0.0 for v in labels])
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0)
+    scale[scale < 1e-9] = 1.0
+    z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
+    w = np.zeros(z.shape[1])
+    penalty = np.full(z.shape[1], l2)
+    penalty[0] = 0.0
+    for _ in range(iterations):
+        p = 1.0 / (1.0 + np.exp(-np.clip(z @ w, -40, 40)))
+        grad = z.T @ (p - y) + penalty * w
+        hess = (z * (p * (1 - p))[:, None]).T @ z + np.diag(penalty) + 1e-9 * np.eye(z.shape[1])
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if float(np.abs(step).max()) < 1e-10:
+            break
+    return AnswerabilityModel(names=FEATURES, mean=tuple(float(v) for v in mean),
+                              scale=tuple(float(v) for v in scale), coef=tuple(float(v) for v in w[1:]),
+                              intercept=float(w[0]), threshold=0.5)
+
+
+class Answerability:
+    """The model (loaded once, lazily) and the threshold in force: ``[answer] min_answerability`` when set,
+    else the threshold fitted with the model."""
+
+    def __init__(self, threshold: float | None = None, path: Path = MODEL_FILE) -> None:
+        self.path = path
+        self.override = threshold
+        self._model: AnswerabilityModel | None = None
+
+    @property
+    def model(self) -> AnswerabilityModel:
+        if self._model is None:
+            self._model = load_model(self.path)
+        return self._model
+
+    @property
+    def threshold(self) -> float:
+        return self.override if self.override is not None else self.model.threshold
+
+    def judge(self, ev: Evidence, idf: Callable[[str], float],
+              tokenize: Callable[[str], list[str]]) -> tuple[float, dict[str, float]]:
+        """(P(answerable), the features it came from)."""
+        feats = features(ev, idf, tokenize)
+        return self.model.score(feats), feats
+
+
+def for_embedding(refusal: str, threshold: float | None, embedding: str,
+                  path: Path = MODEL_FILE) -> Answerability | None:
+    """The answerability judge for answers ranked with ``embedding``, or None (refuse by confidence) under
+    ``[answer] refusal = "confidence"`` or when the model was fitted with another embedding model (its
+    cosines live on another scale: refit with `postqa calibrate --fit --embedding-model NAME`)."""
+    if refusal != "answerability":
+        return None
+    judge = Answerability(threshold, path)
+    return judge if judge.model.meta.get("embedding") == embedding else None

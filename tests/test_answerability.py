@@ -1,0 +1,181 @@
+"""The answerability (refusal) score: its features, a deterministic fit, the model file, and refusal on a tiny
+corpus with the hash embedder."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from postqa.answering.answer import NOT_COVERED, ExtractiveAnswerer
+from postqa.answering.answerability import (
+    FEATURES,
+    MODEL_FILE,
+    Answerability,
+    AnswerabilityError,
+    AnswerabilityModel,
+    fit,
+    for_embedding,
+    load_model,
+)
+from postqa.core.config import AnswerSettings
+from postqa.core.types import Answer, Chunk, Hit
+from postqa.index.embedding import HashEmbedder
+from postqa.index.keyword import tokenize
+from postqa.nlp.pipeline import Analyser, shared_analyser
+
+TEXT = ("Zhang Yongping, Head of the General Manager's Office of Xinhua News Agency, presided over the meeting. "
+        "On the morning of September 10, the two groups jointly held a teleconference in Beijing. "
+        "The executives of Heilongjiang and Shandong Postal Branches shared their experience. "
+        "Executives of postal branches from 31 provinces attended the teleconference.")
+VOCAB = set(tokenize(TEXT))
+ANSWERABLE = ["Who presided over the meeting?", "Where was the teleconference held?",
+              "How many provinces attended the teleconference?", "Which branches shared their experience?"]
+UNANSWERABLE = ["Who is the chief executive of Acme Widgets?", "Who wrote Hamlet?",
+                "What is the boiling point of water?", "How much did Brightwater Telecom pay for Kestrel Airways?"]
+
+
+@pytest.fixture(scope="module")
+def analyser() -> Analyser:
+    return shared_analyser()
+
+
+def _idf(term: str) -> float:
+    """A corpus of one passage: its words are known (idf 1), every other word is unseen (0)."""
+    return 1.0 if term in VOCAB else 0.0
+
+
+def _answerer(analyser: Analyser, judge: Answerability | None = None) -> ExtractiveAnswerer:
+    emb = HashEmbedder(dim=64)
+
+    def embed(texts: Sequence[str]) -> np.ndarray:
+        return emb.embed_documents(list(texts))
+
+    return ExtractiveAnswerer(embed, _idf, AnswerSettings(min_confidence=0.0), analyser=analyser,
+                              answerability=judge)
+
+
+def _hits() -> list[Hit]:
+    chunk = Chunk("a#0", "a", 0, TEXT, 0, len(TEXT), "Teleconference", date(2020, 9, 11), "s")
+    return [Hit(chunk, 1.0, dense_score=0.5, dense_rank=0, keyword_rank=0)]
+
+
+def _features(analyser: Analyser, question: str) -> dict[str, float]:
+    return dict(_answerer(analyser).answer(question, _hits()).features)
+
+
+def test_features_are_named_bounded_and_mean_what_they_say(analyser: Analyser) -> None:
+    known = _features(analyser, "Where was the teleconference held?")
+    assert tuple(known) == FEATURES
+    assert all(np.isfinite(v) for v in known.values())
+    assert known["cover_hits"] == 1.0 and known["missing_names"] == 0.0
+    assert known["span"] == 1.0 and known["typed_no_span"] == 0.0 and known["dense_top"] == 0.5
+    stranger = _features(analyser, "Who is the chief executive of Acme Widgets?")
+    assert stranger["missing_names"] >= 1.0 and stranger["cover_hits"] < 0.5
+    assert _features(analyser, "Who wrote Hamlet?")["unseen_words"] >= 1.0
+    for feats in (known, stranger):
+        assert 0.0 <= feats["cover_sentence"] <= 1.0 and 0.0 <= feats["cover_passage"] <= 1.0
+
+
+def _rows(n: int = 40) -> tuple[list[dict[str, float]], list[bool]]:
+    rng = np.random.default_rng(7)
+    rows, labels = [], []
+    for i in range(n):
+        good = i % 2 == 0
+        row = {name: float(rng.uniform(0, 1)) for name in FEATURES}
+        row["cover_hits"] = float(rng.uniform(0.6, 1.0) if good else rng.uniform(0.0, 0.7))
+        rows.append(row)
+        labels.append(good)
+    return rows, labels
+
+
+def test_fit_is_deterministic_and_learns_the_signal() -> None:
+    rows, labels = _rows()
+    a, b = fit(rows, labels), fit(rows, labels)
+    assert a == b
+    weights = dict(zip(a.names, a.coef, strict=True))
+    assert weights["cover_hits"] == max(weights.values()) > 0
+    scores = [a.score(r) for r in rows]
+    assert np.mean([s for s, y in zip(scores, labels, strict=True) if y]) > \
+        np.mean([s for s, y in zip(scores, labels, strict=True) if not y])
+    with pytest.raises(AnswerabilityError, match="one label per row"):
+        fit(rows, labels[:-1])
+
+
+def test_model_file_round_trips_and_a_stale_one_says_what_to_do(tmp_path: Path) -> None:
+    rows, labels = _rows()
+    model = AnswerabilityModel(**{**fit(rows, labels).__dict__, "threshold": 0.42, "meta": {"embedding": "x"}})
+    path = tmp_path / "answerability.json"
+    model.save(path)
+    back = load_model(path)
+    assert back == model and back.score(rows[0]) == model.score(rows[0])
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    obj["features"] = obj["features"][:-1]
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    with pytest.raises(AnswerabilityError, match="calibrate --fit"):
+        load_model(path)
+    with pytest.raises(AnswerabilityError, match="cannot read"):
+        load_model(tmp_path / "missing.json")
+    with pytest.raises(AnswerabilityError, match="refusal"):
+        for_embedding("answerability", None, "x", tmp_path / "missing.json")
+
+
+def test_the_judge_follows_the_embedding_and_the_config(tmp_path: Path) -> None:
+    rows, labels = _rows()
+    path = tmp_path / "m.json"
+    AnswerabilityModel(**{**fit(rows, labels).__dict__, "meta": {"embedding": "mini"}}).save(path)
+    judge = for_embedding("answerability", 0.3, "mini", path)
+    assert judge is not None and judge.threshold == 0.3
+    assert for_embedding("answerability", None, "mini", path).threshold == 0.5  # type: ignore[union-attr]
+    assert for_embedding("answerability", None, "other-model", path) is None
+    assert for_embedding("confidence", None, "mini", path) is None
+
+
+def test_the_shipped_model_loads_and_names_its_embedding() -> None:
+    model = load_model(MODEL_FILE)
+    assert model.names == FEATURES and 0.0 < model.threshold < 1.0
+    assert isinstance(model.meta.get("embedding"), str)
+
+
+def test_refusal_on_a_tiny_corpus(analyser: Analyser, tmp_path: Path) -> None:
+    """Fitted on some questions over one passage, the judge refuses a question the passage cannot answer
+    (a company and a rare word it never names) and answers one it can, neither of them seen in the fit."""
+    train = [(q, True) for q in ANSWERABLE] + [(q, False) for q in UNANSWERABLE]
+    model = fit([_features(analyser, q) for q, _ in train], [y for _, y in train])
+    path = tmp_path / "m.json"
+    AnswerabilityModel(**{**model.__dict__, "meta": {"embedding": "hash"}}).save(path)
+    answerer = _answerer(analyser, Answerability(None, path))
+    refused = answerer.answer("Who is the treasurer of Zentrix Logistics?", _hits())
+    assert not refused.answerable and refused.text == NOT_COVERED
+    assert refused.answerability is not None and refused.answerability < 0.5
+    answered = answerer.answer("In which city was the teleconference held?", _hits())
+    assert answered.answerable and "Beijing" in answered.text
+    assert answered.answerability is not None and answered.answerability >= 0.5
+    assert Answer.to_json(answered)["answerability"] == round(answered.answerability, 4)
+    assert _answerer(analyser).answer("Who wrote Hamlet?", _hits()).answerability is None
+
+
+def test_calibrate_fit_chooses_the_threshold_on_the_cases() -> None:
+    from postqa.interfaces.evaluation.calibration import answerability_table, fit_answerability
+
+    rows, labels = _rows()
+    per_case = [{"id": str(i), "kind": "who" if y else "general", "answerable": y, "has_span": True,
+                 "confidence": 0.5, "correct": y, "features": r}
+                for i, (r, y) in enumerate(zip(rows, labels, strict=True))]
+    per_case.append({"id": "people", "kind": "who", "answerable": True, "has_span": True, "confidence": 0.9,
+                     "correct": True, "features": {}})
+    near = {"id": "near", "kind": "unanswerable", "answerable": False, "has_span": True, "confidence": 0.5,
+            "correct": False, "features": {**rows[0], "cover_hits": 0.0}}
+    out = fit_answerability([*per_case, near], {"embedding": "e"}, 0.25)
+    model = out["model"]
+    assert model.meta == {"embedding": "e", "fitted_cases": len(rows), "min_confidence": 0.25}
+    assert out["best"]["threshold"] == model.threshold
+    assert out["best"]["row"]["refusal_f1"] > 0.8
+    assert per_case[-1]["answerability"] is None  # answered by another path: keeps its answer
+    table = answerability_table([(True, True, 0.5, None, True), (False, True, 0.5, 0.2, False),
+                                 (False, True, 0.1, 0.9, False)], [0.5], 0.25)
+    assert table[0]["refusal_precision"] == 1.0 and table[0]["refusal_recall"] == 1.0
