@@ -48,7 +48,7 @@ THRESHOLDS: dict[str, float] = {
     # score (issue 12): it refuses two paraphrases of the two-article suite corpus whose nearest chunk is as far
     # from the question as a general-knowledge question's (para-geofence-tech, answered right before, and
     # para-gaps-in-cooperation, answered wrong), for ~90% of general questions refused instead of ~67% on the
-    # calibration news (docs/calibration.md). Bar: the measured 0.625 less half a case.
+    # calibration news (docs/calibration.md); 0.625 again on main 6565e05 + the refit. Bar: 0.625 less half a case.
     "refusal_precision": 0.6,
 }
 
