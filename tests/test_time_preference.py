@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import AUTO, XINHUA
 
-from postqa.answering.timeexpr import RECENT, asked_on_preference, parse_time_expression, preference
+from postqa.answering.timeexpr import RECENT, asked_on_preference, parse_time_expression, preference, seen_from
 from postqa.core.config import Settings, load_settings
 from postqa.core.types import Chunk, SearchFilter
 from postqa.index.retrieve import DatePreference
@@ -108,6 +108,22 @@ def test_weights_fall_with_distance_and_never_reach_zero() -> None:
     assert weights == sorted(weights, reverse=True) and weights[0] == 1.0 and min(weights) == pref.floor > 0
     asked = asked_on_preference(REF)
     assert asked.weight(_chunk(D(2015, 1, 1))) == 1.0 and asked.weight(_chunk(D(2026, 1, 1))) == asked.floor
+
+
+def test_seen_from_the_date_asked_nothing_later_is_preferred() -> None:
+    week = preference(parse_time_expression("Who won the award this week?", REF), REF)  # type: ignore[arg-type]
+    assert week is not None and week.window()[1] is not None and week.window()[1] > REF  # Sunday + reporting lag
+    seen = seen_from(week, REF)
+    assert seen is not None and seen.window() == (D(2022, 6, 13), REF)  # Monday up to the Thursday asked
+    assert seen.weight(_chunk(D(2022, 6, 14))) == 1.0 and seen.weight(_chunk(D(2022, 6, 25))) < 1.0
+    assert seen_from(week, D(2022, 7, 30)) == week  # asked after the window: unchanged
+    assert seen_from(week, None) == week and seen_from(None, REF) is None
+    # a period wholly after the date asked ("planned for 2024", asked in 2022): the news up to that day,
+    # and the passages that name the year
+    later = seen_from(preference(parse_time_expression("Which two chains plan to merge in 2024?", REF), REF), REF)
+    assert later is not None and later.window() == (None, REF) and later.mentions == ("2024",)
+    assert later.weight(_chunk(D(2022, 6, 1))) == 1.0 and later.weight(_chunk(D(2024, 6, 1))) < 1.0
+    assert later.weight(_chunk(D(2024, 6, 1), "The merger is due to close in 2024.")) == 1.0
 
 
 # ------------------------------------------------------------------------------------ never empties

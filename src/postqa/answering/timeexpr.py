@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -347,6 +347,21 @@ def asked_on_preference(as_of: date) -> DatePreference:
     return DatePreference(None, as_of, timedelta(0), RECENT)
 
 
+def seen_from(prefer: DatePreference | None, as_of: date | None) -> DatePreference | None:
+    """A preference as the asker on ``as_of`` means it: news published after that day is not what they ask
+    about, so the window ends on it ("this week" asked on a Thursday: Monday to Thursday); a window wholly
+    after it ("the merger planned for 2024" asked in 2022) keeps only its passages that name its years,
+    beside the news up to that day. Nothing is removed: later articles fade as outside any window."""
+    if prefer is None or as_of is None:
+        return prefer
+    lo, hi = prefer.window()
+    if hi is not None and hi <= as_of:
+        return prefer
+    if lo is not None and lo > as_of:
+        return replace(asked_on_preference(as_of), mentions=prefer.mentions)
+    return replace(prefer, hi=as_of, grace=timedelta(0))
+
+
 _GENERIC = re.compile(
     r"^\s*(?:so\s+|and\s+)?(?:what|any)(?:'s|\s+is|\s+was)?\s+"
     r"(?:happened|happening|news|new|going on|went on|"
@@ -405,4 +420,5 @@ def describe(intent: TimeIntent, reference: date | None, reference_source: str,
 
 
 __all__ = ["TimeIntent", "parse_time_expression", "intent_filter", "describe", "REPORTING_LAG", "RECENT",
-           "is_generic_news_question", "without_expression", "preference", "asked_on_preference", "point"]
+           "is_generic_news_question", "without_expression", "preference", "asked_on_preference", "seen_from",
+           "point"]

@@ -20,6 +20,7 @@ from postqa.answering.timeexpr import (
     is_generic_news_question,
     parse_time_expression,
     preference,
+    seen_from,
     without_expression,
 )
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit, SearchFilter
@@ -232,6 +233,7 @@ class Assistant:
         scoped, prefer, note = self._time_scope(intent, ref, ref_source, flt)
         if prefer is None and as_of is not None:
             prefer = asked_on_preference(as_of)
+        prefer = seen_from(prefer, as_of)  # asked on a date: nothing published after it is what is meant
         generic = is_generic_news_question(q, intent)
         # "last year", "this week", "latest" never occur in the answering sentence: the answerer gets the
         # question without them; absolute dates ("17 May 2019") stay, the text may say them too
