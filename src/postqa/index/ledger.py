@@ -166,10 +166,24 @@ class Ledger:
     def fingerprint(self) -> str:
         """The content fingerprint of the chunks the ledger holds (see ``set_fingerprint``)."""
         if self._fingerprint is None:
-            n, s1, s2 = self.db.execute(
-                "SELECT count(*), coalesce(sum(h1), 0), coalesce(sum(h2), 0) FROM chunks").fetchone()
-            self._fingerprint = set_fingerprint(int(n), int(s1), int(s2))
+            self._fingerprint = set_fingerprint(*self._fp_sums())
         return self._fingerprint
+
+    def _fp_sums(self) -> tuple[int, int, int]:
+        """(count, sum h1, sum h2) of the stored chunks: kept in ``meta`` by every write (O(1) to read), or
+        aggregated once for a ledger written before they were kept."""
+        meta = self._meta()
+        if "fp_n" in meta:
+            return int(meta["fp_n"]), int(meta["fp_s1"]), int(meta["fp_s2"])
+        n, s1, s2 = self.db.execute(
+            "SELECT count(*), coalesce(sum(h1), 0), coalesce(sum(h2), 0) FROM chunks").fetchone()
+        return int(n), int(s1), int(s2)
+
+    def _bump_fp(self, n: int, s1: int, s2: int) -> None:
+        """Add (or, negative, remove) chunks' digests to the kept sums (inside the caller's transaction)."""
+        if n:
+            c, a, b = self._fp_sums()
+            self._set_meta(fp_n=c + n, fp_s1=a + s1, fp_s2=b + s2)
 
     def stored_articles(self) -> dict[str, StoredArticle]:
         rows = self.db.execute("SELECT id, hash, origin, n_chunks, present, title, published, source, layout, "
@@ -247,6 +261,8 @@ class Ledger:
                                 total / max(n_docs, 1)).write(self.root / f"seg-{seg_no}")
 
         def record() -> None:
+            digests = [chunk_digest(c.id, c.chunk_hash, c.article_hash) for c in chunks]
+            self._bump_fp(len(chunks), sum(d[0] for d in digests), sum(d[1] for d in digests))
             self.db.executemany("INSERT INTO chunks (rowid, id, article_id, chunk_hash, article_hash, text_key, "
                                 "h1, h2, length) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                 [(first + i, c.id, c.article_id, c.chunk_hash, c.article_hash, c.text_key,
@@ -272,6 +288,9 @@ class Ledger:
     def _drop_rows(self, article_ids: Sequence[str]) -> None:
         for part in _parts(article_ids):
             marks = ",".join("?" * len(part))
+            n, s1, s2 = self.db.execute(f"SELECT count(*), coalesce(sum(h1), 0), coalesce(sum(h2), 0) FROM chunks "
+                                        f"WHERE article_id IN ({marks})", part).fetchone()
+            self._bump_fp(-int(n), -int(s1), -int(s2))
             self.db.execute(f"INSERT OR IGNORE INTO tombstones (rowid) SELECT rowid FROM chunks "
                             f"WHERE article_id IN ({marks})", part)
             self.db.execute(f"DELETE FROM chunks WHERE article_id IN ({marks})", part)
