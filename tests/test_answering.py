@@ -130,6 +130,17 @@ def _one_chunk(text: str, title: str = "News") -> list[Hit]:
     # 'What was X called?': the name that is the object of 'called'
     ("Stephen Toulouse said the malicious program was called Bankash-A Trojan.",
      "What was the malicious program called?", "Bankash-A Trojan"),
+    # a written amount is a number even when the entity recogniser and the tagger miss it (mis-decoded '£')
+    ("Each year the council pays Â£200 to every household.", "How much does the council pay to every household?",
+     "Â£200"),
+    # 'how many long tons': the count, without the counted noun the question says
+    ("The agency accepted an offer to cover the sale of 37,000 long tons of wheat flour to North Yemen.",
+     "How many long tons of wheat flour were sold to North Yemen?", "37,000"),
+    # a question ending on a preposition ('fall to?', 'set at?'): that preposition's object on the matched verb
+    ("The institute said its index fell to 51.8 from a revised 53.3 in December.", "What did the index fall to?",
+     "51.8"),
+    ("The sugar import quota has been set at 1,001,430 short tons.", "What has the sugar import quota been set at?",
+     "1,001,430 short tons"),
 ])
 def test_amounts_numbers_and_names(analyser: Analyser, text: str, question: str, answer: str) -> None:
     ans = _answerer(analyser).answer(question, _one_chunk(text))

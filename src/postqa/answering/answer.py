@@ -16,8 +16,10 @@ from postqa.answering.candidates import (
     arguments,
     coordinated,
     copula_complements,
+    count_of,
     measured,
     numbers,
+    stranded,
     subjects,
     typed,
     whole_words,
@@ -175,6 +177,10 @@ class ExtractiveAnswerer:
             cands += arguments(q, a, sent, verbs, self.similar)
         if q.kind == "number":
             cands += numbers(a, sent)
+            if q.head is not None:  # 'how many long tons': '37,000' out of '37,000 long tons'
+                cands += [n for n in (count_of(a, c) for c in cands) if n is not None]
+        if q.verb is not None:
+            cands += stranded(q, a, sent, verbs)
         if q.kind == "clause" and q.verb is None:
             cands += copula_complements(q, a, sent, words)
         if q.kind == "person" and q.subject:
@@ -182,7 +188,7 @@ class ExtractiveAnswerer:
         out = []
         for c in cands:
             c = coordinated(a, whole_words(a, c, sent), sent)
-            if q.kind == "number" and q.head is None:  # 'how much': the amount with its unit
+            if q.kind == "number" and (q.head is None or q.wh != "how"):  # 'how much', 'what price': with the unit
                 c = measured(q, a, c, sent)
             own = score(q, a, c, verbs, words, self.similar)
             if own is not None:

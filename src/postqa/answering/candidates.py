@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from postqa.answering.question import Question, label_of_noun
+from postqa.answering.question import WH_WORDS, Question, label_of_noun
 from postqa.nlp.analysis import Analysis, Span
 from postqa.nlp.relations import PERSON, entity_at, head_of, people_in, role_of
 
@@ -220,22 +220,63 @@ def copula_complements(q: Question, a: Analysis, sent: Span, words: list[int]) -
     return out
 
 
+def _numeric(a: Analysis, i: int) -> bool:
+    """A number word or a written amount ('nine', '200', '£200' even when mis-decoded as 'Â£200')."""
+    return a.tokens[i].pos == "NUM" or (a.tokens[i].pos not in ("PUNCT", "SPACE") and
+                                        any(ch.isdigit() for ch in a.word(i)))
+
+
 def numbers(a: Analysis, sent: Span) -> list[Candidate]:
-    """Numbers the entity recogniser left unlabelled ('obtained nine guilty pleas', 'given two nominations'):
-    runs of NUM tokens outside any value entity."""
+    """Numbers the entity recogniser left unlabelled ('obtained nine guilty pleas', 'given two nominations',
+    'gives Â£200'): runs of number tokens outside any value entity."""
     out: list[Candidate] = []
     i = sent.start
     while i < sent.end:
         ent = entity_at(a, i)
-        if a.tokens[i].pos != "NUM" or (ent is not None and ent.label in _VALUE_LABELS):
+        if not _numeric(a, i) or (ent is not None and ent.label in _VALUE_LABELS):
             i += 1
             continue
         j = i
-        while j < sent.end and a.tokens[j].pos == "NUM" and entity_at(a, j) is None:
+        while j < sent.end and _numeric(a, j) and entity_at(a, j) is None:
             j += 1
         j = max(j, i + 1)
         out.append(Candidate(i, j, 0.9, "CARDINAL", head_of(a, Span(i, j))))
         i = j
+    return out
+
+
+def count_of(a: Analysis, cand: Candidate) -> Candidate | None:
+    """'37,000 long tons' -> '37,000' for 'How many long tons ...': the number that counts, without the
+    counted noun the question already says (None: the candidate has no number, or is the number alone)."""
+    idx = [i for i in range(cand.start, cand.end) if _numeric(a, i)]
+    if not idx or (idx[0], idx[-1] + 1) == (cand.start, cand.end):
+        return None
+    lo, hi = idx[0], idx[0]
+    while hi + 1 < cand.end and _numeric(a, hi + 1):
+        hi += 1
+    return Candidate(lo, hi + 1, cand.prior, cand.label, head_of(a, Span(lo, hi + 1)))
+
+
+def stranded(q: Question, a: Analysis, sent: Span, verbs: list[int]) -> list[Candidate]:
+    """'What did the index fall to?', 'What has the quota been set at?': the question ends its verb with a
+    preposition that has no object; the object of that preposition on the matched verb is the answer."""
+    from postqa.nlp.relations import subtree
+
+    qa = q.analysis
+    wh = {t.i for t in qa.tokens if qa.word(t.i).lower() in WH_WORDS}
+    preps = {qa.word(t.i).lower() for t in qa.tokens  # no object, or the question word is it ('fall to what')
+             if t.dep == "prep" and all(c.i in wh for c in qa.children(t.i) if c.dep == "pobj")}
+    out = []
+    for v in verbs[:2]:
+        for p in a.children(v):
+            if p.dep != "prep" or a.word(p.i).lower() not in preps:
+                continue
+            for o in a.children(p.i):
+                if o.dep == "pobj" and sent.start <= o.i < sent.end:
+                    lo, hi = subtree(a, o.i)
+                    span = _strip(a, Span(lo, min(hi, sent.end)))
+                    if 1 <= span.end - span.start <= 12:
+                        out.append(Candidate(span.start, span.end, 0.9, "ARG", o.i))
     return out
 
 
@@ -280,5 +321,5 @@ def has_type(q: Question, a: Analysis, sent: Span) -> bool | None:
     if any(e.label in q.labels for e in a.within(a.ents, sent)):
         return True
     if q.kind == "number":
-        return any(t.pos == "NUM" for t in a.tokens[sent.start:sent.end])
+        return any(_numeric(a, i) for i in range(sent.start, sent.end))
     return False

@@ -6,6 +6,8 @@ from postqa.answering.candidates import Candidate, SimilarFn
 from postqa.answering.question import Question
 from postqa.nlp.analysis import Analysis, Span
 
+COUNT_MATCH = 0.5  # cosine from which a number's noun is the counted noun ('provinces' ~ 'province')
+COUNT_OTHER = 0.3  # below it the number counts something else ('31 provinces' for 'how many cities')
 NEAR_SCALE = 60.0  # tokens of distance from the matched words that cost a candidate 1.0 (capped at 30)
 VERB_MATCH = 0.5  # cosine from which a sentence verb counts as the question's verb ('chaired' ~ 'presided')
 _ARG_DEPS = ("nsubj", "nsubjpass", "dobj", "attr", "pobj", "agent", "dative", "oprd")
@@ -66,17 +68,19 @@ def light_verb(q: Question) -> bool:
 
 def counts(q: Question, a: Analysis, cand: Candidate, similar: SimilarFn) -> float | None:
     """'How many provinces': a number must count provinces (its head means the counted noun); None: it
-    counts something else; 0.0: nothing is said of what it counts. 'How large is the estate': an amount
-    that modifies a noun of the question ('a 140,000-acre estate') measures what is asked (1.0)."""
+    counts something clearly else; 0.0: nothing is said of what it counts. 'How large is the estate': an
+    amount that modifies a noun of the question ('a 140,000-acre estate') measures what is asked (1.0).
+    'What price ...' asks for a measure, not a count: the head noun is not what the number counts."""
     if q.kind != "number":
         return 0.0
     t = a.tokens[cand.head] if cand.head >= 0 else None
     if t is None or t.dep not in ("nummod", "quantmod", "amod", "compound"):
         return 0.0
     counted = a.tokens[t.head].lemma.lower()
-    if q.head is None:
+    if q.head is None or q.wh != "how":
         return 1.0 if counted in q.content and not cand.start <= t.head < cand.end else 0.0
-    return 1.0 if similar(q.head, counted) >= 0.5 else None
+    sim = similar(q.head, counted)
+    return 1.0 if sim >= COUNT_MATCH else (0.0 if sim >= COUNT_OTHER else None)
 
 
 def role_fit(q: Question, a: Analysis, cand: Candidate) -> float | None:
