@@ -188,3 +188,20 @@ def test_argument_answers_to_which_noun_questions_must_name_or_be_that_noun(anal
     assert objects("The delegates met the press.") == set()
     assert objects("The delegates met Kang Ning.") == {"Kang Ning"}
     assert objects("The delegates met the leader of the party.") == {"leader of the party"}
+
+
+def test_a_measure_question_wants_an_amount_not_a_bare_count(analyser: Analyser) -> None:
+    """'What is the subscription price?': 'three' (of 'a three in one mechanism') is no price; '16.00 dlrs' is."""
+    from dataclasses import replace
+
+    from postqa.answering.candidates import Candidate
+    from postqa.answering.scoring import counts
+
+    an = _answerer(analyser)
+    q = replace(an.read("What is the subscription price for the newspapers?"), kind="number")
+    assert q.head == "price" and q.wh == "what"
+    a = analyser.analyse("It set up a three in one mechanism at 16.00 dlrs a copy.")
+    three = next(t.i for t in a.tokens if a.word(t.i) == "three")
+    amount = next(t.i for t in a.tokens if a.word(t.i) == "16.00")
+    assert counts(q, a, Candidate(three, three + 1, 0.9, "CARDINAL", three), an.similar) is None
+    assert counts(q, a, Candidate(amount, amount + 2, 0.9, "CARDINAL", amount + 1), an.similar) is not None

@@ -73,6 +73,9 @@ def counts(q: Question, a: Analysis, cand: Candidate, similar: SimilarFn) -> flo
     'What price ...' asks for a measure, not a count: the head noun is not what the number counts."""
     if q.kind != "number":
         return 0.0
+    if q.head is not None and q.wh != "how" and cand.label == "CARDINAL" and \
+            all(a.tokens[i].pos == "NUM" or a.word(i)[:1].isdigit() for i in range(cand.start, cand.end)):
+        return None  # 'What is the price?': a bare count ('three') is no price; an amount has its unit
     t = a.tokens[cand.head] if cand.head >= 0 else None
     if t is None or t.dep not in ("nummod", "quantmod", "amod", "compound"):
         return 0.0
