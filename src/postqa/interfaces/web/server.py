@@ -38,6 +38,21 @@ def _warm_up(holder: AssistantHolder) -> None:
         _warn(str(err))
 
 
+def _import_answer_layer(holder: AssistantHolder) -> None:
+    """Build the assistant (imports Chroma and the encoder's runtime) and import spaCy, in this thread.
+
+    The warm-up thread then only loads models, never imports beside gradio's import: two threads importing
+    overlapping module graphs at once can be handed a partly initialised module by CPython's per-module
+    import locks (seen here as an ImportError from numpy)."""
+    from postqa.nlp.pipeline import import_spacy
+
+    try:
+        holder.get()
+    except PostqaError as err:  # no index yet: the page says so, and the next request retries
+        _warn(str(err))
+    import_spacy()
+
+
 def serve(settings: Settings, host: str | None = None, port: int | None = None, block: bool = True) -> Any:
     """Start the web chat (blocking unless ``block=False``, which returns the Blocks app)."""
     host = host or settings.server.host
@@ -45,8 +60,9 @@ def serve(settings: Settings, host: str | None = None, port: int | None = None, 
     auth = auth_pairs(settings)
     started = time.monotonic()
     holder = AssistantHolder(assistant_factory(settings))
-    # load the model and warm the first query now rather than on a user's first question, in a thread: it
-    # overlaps gradio's import (the largest part of start-up); a request that comes first waits for it
+    _import_answer_layer(holder)
+    # load the models and answer a first question now rather than on a user's first question, in a thread
+    # beside gradio's import (the largest part of start-up); a request that comes first waits for it
     warm = threading.Thread(target=_warm_up, args=(holder,), name="postqa-warm-up", daemon=True)
     warm.start()
     from postqa.interfaces.web.ui import CSS, build_app, check_editors

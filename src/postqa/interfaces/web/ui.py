@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
 from postqa.core.config import Settings
 from postqa.core.errors import PostqaError
 from postqa.interfaces.web.chat import AssistantHolder, ChatService, assistant_factory
+from postqa.interfaces.web.lean_import import import_gradio
 from postqa.interfaces.web.render import (
     MAX_SHOWN_QUESTION,
     article_html,
@@ -61,13 +61,6 @@ element.addEventListener('keydown', (e) => {
 """
 SCROLL_JS = """() => { setTimeout(() => { const m = document.querySelector('#pq-article #pq-hit');
   if (m) m.scrollIntoView({block: 'center'}); }, 150); }"""
-
-
-def prepare_environment() -> None:
-    """No analytics, telemetry or hub look-ups: set before gradio is imported."""
-    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
-    os.environ["HF_HUB_DISABLE_TELEMETRY"] = "1"
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def open_event(data: Any) -> tuple[str, int, int, tuple[int, int] | None] | None:
@@ -133,8 +126,7 @@ def typed(fn: Any, **hints: Any) -> Any:
 
 def build_app(settings: Settings, holder: AssistantHolder | None = None) -> Any:
     """The Blocks app: the tabs, the status line and the public /ask endpoint (every UI event is private)."""
-    prepare_environment()
-    import gradio as gr
+    gr = import_gradio()  # sets the offline environment first
 
     holder = holder or AssistantHolder(assistant_factory(settings))
     service = ChatService(holder)
