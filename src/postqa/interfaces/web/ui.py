@@ -126,7 +126,8 @@ def typed(fn: Any, **hints: Any) -> Any:
 
 def build_app(settings: Settings, holder: AssistantHolder | None = None) -> Any:
     """The Blocks app: the tabs, the status line and the public /ask endpoint (every UI event is private)."""
-    gr = import_gradio()  # sets the offline environment first
+    import_gradio()  # the lean import, with the offline environment set first
+    import gradio as gr
 
     holder = holder or AssistantHolder(assistant_factory(settings))
     service = ChatService(holder)
