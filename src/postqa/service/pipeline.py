@@ -14,6 +14,7 @@ from postqa.core.config import Settings
 from postqa.core.errors import PostqaError
 from postqa.index.catalog import article_rows, load_catalog
 from postqa.index.embedding import Embedder, create_embedder, describe, set_threads
+from postqa.index.embedding.cache import CachedEmbed
 from postqa.index.indexer import Indexer, IngestLock, IngestReport, ProgressFn, keyword_path
 from postqa.index.people import PeopleSource, people_path
 from postqa.index.retrieve import HybridRetriever
@@ -99,8 +100,10 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
 
     analyses = open_analyses(settings, index.name)
     judge = for_embedding(settings.answer.refusal, settings.answer.min_answerability, embedder.name)
-    answerer = ExtractiveAnswerer(embedder.embed_documents, idf, settings.answer, embed_query=embed_query,
-                                  analyses=analyses.get_many, analyser=analyses.analyser, answerability=judge)
+    # the answerer's sentence (and word) vectors, remembered by text: the encoder is most of a question's time
+    answerer = ExtractiveAnswerer(CachedEmbed(embedder.embed_documents), idf, settings.answer,
+                                  embed_query=embed_query, analyses=analyses.get_many, analyser=analyses.analyser,
+                                  answerability=judge)
     info: dict[str, Any] = {"embedding": describe(embedder), "collection": index.name, "store": store.location}
     generator = None
     if settings.generator.provider != "none":
