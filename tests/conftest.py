@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,15 @@ AUTO = "000_7c54a6ad0a6d1da4"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def zip_bytes(entries: dict[str, bytes]) -> bytes:
+    """A .zip archive (deflated) holding ``entries`` (name -> content), as bytes: for upload tests."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in entries.items():
+            z.writestr(name, data)
+    return buf.getvalue()
 
 
 @pytest.fixture

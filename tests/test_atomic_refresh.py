@@ -7,7 +7,7 @@ from typing import IO
 
 import pytest
 
-from postqa.core.atomic import atomic_write, atomic_write_text
+from postqa.core.atomic import atomic_write, atomic_write_text, place_folder
 from postqa.index.refresh import FollowFingerprint
 
 
@@ -30,6 +30,52 @@ def test_a_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
     with pytest.raises(RuntimeError):
         atomic_write(target, half)
     assert target.read_bytes() == b"old" and [p.name for p in tmp_path.iterdir()] == ["index.npz"]
+
+
+def _record_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import os
+
+    synced: list[str] = []
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{fd}") if os.path.exists("/proc/self/fd") else str(fd))
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    return synced
+
+
+def test_place_folder_syncs_every_file_then_renames_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp = tmp_path / ".incoming"
+    (tmp / "sub").mkdir(parents=True)
+    (tmp / "a.txt").write_text("a", encoding="utf-8")
+    (tmp / "sub" / "b.txt").write_text("b", encoding="utf-8")
+    synced = _record_fsyncs(monkeypatch)
+    place_folder(tmp, tmp_path / "final")
+    assert not tmp.exists() and (tmp_path / "final" / "sub" / "b.txt").read_text(encoding="utf-8") == "b"
+    if synced and not synced[0].isdigit():  # /proc names the files: each one was synced before the rename
+        assert any(s.endswith("/.incoming/a.txt") for s in synced)
+        assert any(s.endswith("/.incoming/sub/b.txt") for s in synced)
+    assert len(synced) >= 5  # two files, two folders, and the parent after the rename
+
+
+def test_an_upload_and_an_export_write_through_core_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from postqa.index.embedding import export
+    from postqa.service.upload import stage_files, write_staged
+
+    synced = _record_fsyncs(monkeypatch)
+    staged, _ = stage_files([("note.txt", b"Li Wenbo opened the Harbin hub on Monday.")], 1 << 20)
+    folder = write_staged(staged, tmp_path / "corpus", "alice")
+    assert [p.name for p in folder.iterdir()] == ["note.txt"]
+    assert any(s.endswith("/note.txt") for s in synced) or synced and synced[0].isdigit()
+    out = tmp_path / "models"
+    out.mkdir()
+    export._write_meta(out, {"name": "m"})
+    assert json.loads((out / "postqa_onnx.json").read_text(encoding="utf-8")) == {"name": "m"}
+    assert [p.name for p in out.iterdir()] == ["postqa_onnx.json"]  # no temporary left beside it
 
 
 class Clock:

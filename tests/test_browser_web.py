@@ -5,19 +5,17 @@ POSTQA_UPDATE_SCREENSHOT=1 also refreshes docs/article-view.png and docs/upload-
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import shutil
 import subprocess
 import sys
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, XINHUA
+from conftest import ROOT, XINHUA, zip_bytes
 from test_browser import ARTIFACTS, Watched, browser  # noqa: F401 - the browser fixture
 from test_web import XINHUA_Q, ZHANG, RunningApp, _env, make_settings, running_app, write_config
 
@@ -164,14 +162,6 @@ def test_a_thumbs_down_is_stored_and_listed_by_postqa_feedback(browser: Any, sta
     assert mine[-1]["answer"]["citations"][0]["article_id"] == XINHUA and mine[-1]["model"]
 
 
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in entries.items():
-            z.writestr(name, data)
-    return buf.getvalue()
-
-
 def _upload(w: Watched, path: Path) -> str:
     w.page.get_by_role("tab", name="Add articles").click()
     w.page.locator("#pq-upload-add").wait_for(timeout=20_000)
@@ -192,7 +182,7 @@ def test_an_editor_uploads_a_page_and_the_chat_cites_it(browser: Any, staff_app:
     try:
         sign_in(w, app.url, "alice", "alice-pw")
         evil = tmp_path / "evil.zip"
-        evil.write_bytes(_zip({"fine.txt": b"A fine article.", "../../escape.txt": b"outside"}))
+        evil.write_bytes(zip_bytes({"fine.txt": b"A fine article.", "../../escape.txt": b"outside"}))
         big = tmp_path / "big.txt"
         big.write_bytes(b"Parcels. " * 150_000)  # 1.3 MB, over upload_max_mb = 1
         before = _corpus_files(corpus)

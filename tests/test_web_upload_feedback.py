@@ -3,15 +3,13 @@ content, zip traversal and bombs): nothing of a refused upload is written. Hash 
 
 from __future__ import annotations
 
-import io
 import json
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import XINHUA
+from conftest import XINHUA, zip_bytes
 
 from postqa.core.config import Settings
 from postqa.interfaces.evaluation import load_cases
@@ -22,14 +20,6 @@ ANSWER = {"question": "Who presided?", "answer": "Zhang Yongping", "answerable":
           "citations": [{"n": 1, "article_id": XINHUA, "title": "T", "passage": "p"}]}
 PAGE = b"<html><head><title>Harbin hub opens</title></head><body><h1>Harbin hub opens</h1>" \
        b"<p>Li Wenbo opened the Harbin parcel sorting hub on Monday. It sorts 80,000 parcels a day.</p></body></html>"
-
-
-def _zip(entries: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in entries.items():
-            z.writestr(name, data)
-    return buf.getvalue()
 
 
 def _files(root: Path) -> list[str]:
@@ -113,11 +103,11 @@ def test_upload_rules_refuse_and_write_nothing(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     refusals = {
-        "traversal": [("evil.zip", _zip({"ok.txt": b"Fine text.", "../../outside.txt": b"x"}))],
-        "absolute": [("evil.zip", _zip({"/tmp/abs.txt": b"x"}))],
+        "traversal": [("evil.zip", zip_bytes({"ok.txt": b"Fine text.", "../../outside.txt": b"x"}))],
+        "absolute": [("evil.zip", zip_bytes({"/tmp/abs.txt": b"x"}))],
         "too big": [("big.txt", b"a " * limit)],
-        "bomb": [("bomb.zip", _zip({"b.txt": b"0" * (4 << 20)}))],
-        "unpacked": [("many.zip", _zip({f"{i}.txt": bytes([65 + i % 26]) * 90_000 + b"." for i in range(8)}))],
+        "bomb": [("bomb.zip", zip_bytes({"b.txt": b"0" * (4 << 20)}))],
+        "unpacked": [("many.zip", zip_bytes({f"{i}.txt": bytes([65 + i % 26]) * 90_000 + b"." for i in range(8)}))],
         "not a zip": [("fake.zip", b"this is not an archive")],
     }
     for what, files in refusals.items():
@@ -126,8 +116,8 @@ def test_upload_rules_refuse_and_write_nothing(tmp_path: Path) -> None:
     assert _files(corpus) == [] and not (tmp_path / "outside.txt").exists()
     staged, skipped = stage_files([
         ("page.html", PAGE), ("notes.md", b"# Title\n\nText."), ("image.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00"),
-        ("tool.exe", b"MZ..."), ("inner.txt", _zip({"a.txt": b"x"})),
-        ("bundle.zip", _zip({"sub/a.txt": b"Article A.", "sub/b.jsonl": b'{"id": "j1", "text": "J."}\n',
+        ("tool.exe", b"MZ..."), ("inner.txt", zip_bytes({"a.txt": b"x"})),
+        ("bundle.zip", zip_bytes({"sub/a.txt": b"Article A.", "sub/b.jsonl": b'{"id": "j1", "text": "J."}\n',
                              "sub/c.pdf": b"%PDF", "dir/": b""})),
     ], limit)
     assert [s.name for s in staged] == ["page.html", "notes.md", "bundle/sub/a.txt", "bundle/sub/b.jsonl"]
@@ -163,4 +153,4 @@ def test_an_upload_is_ingested_in_the_background_and_answered(hash_settings: Set
     again = ingest(hash_settings)
     assert again.added == [] and again.removed == [] and again.updated == []
     with pytest.raises(UploadRefused):
-        uploads.start([("evil.zip", _zip({"../x.txt": b"x"}))], "alice")
+        uploads.start([("evil.zip", zip_bytes({"../x.txt": b"x"}))], "alice")

@@ -55,3 +55,18 @@ def _fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def place_folder(tmp: Path, final: Path) -> None:
+    """Move a folder written in full beside its target (``tmp``) to ``final`` in one rename, after fsyncing
+    every file and folder in it, so that after a crash ``final`` is absent or complete, never holding empty or
+    half-written files. ``final`` must not exist (os.replace refuses a non-empty target folder)."""
+    for sub in sorted(Path(tmp).rglob("*"), key=lambda p: -len(p.parts)):  # files before their folders
+        if sub.is_file():
+            with open(sub, "rb") as fh:
+                os.fsync(fh.fileno())
+        elif sub.is_dir():
+            _fsync_dir(sub)
+    _fsync_dir(Path(tmp))
+    os.replace(tmp, final)
+    _fsync_dir(Path(final).parent)

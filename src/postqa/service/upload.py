@@ -3,7 +3,6 @@ folder, then ingested into the running index (each article whole, the keyword in
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import stat
@@ -16,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from postqa.core.atomic import place_folder
 from postqa.core.config import Settings
 from postqa.core.errors import PostqaError
 from postqa.reading.files import decode_bytes
@@ -213,7 +213,7 @@ def write_staged(staged: Sequence[Staged], corpus: Path, user: str) -> Path:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(target, "xb") as fh:
                 fh.write(s.data)
-        os.replace(tmp, final)
+        place_folder(tmp, final)  # fsynced, then one rename: a crash leaves no half-written upload
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

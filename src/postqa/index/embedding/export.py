@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from postqa.core.atomic import atomic_write_text, place_folder
 from postqa.core.config import EmbeddingSettings
 from postqa.core.errors import ModelNotAvailableError
 from postqa.index.embedding.onnx_runtime import (
@@ -137,14 +138,14 @@ def _export_transformer(st_model: Any, path: Path) -> list[str]:
 
 
 def _write_meta(folder: Path, meta: dict[str, Any]) -> None:
-    (folder / EXPORT_META).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    atomic_write_text(folder / EXPORT_META, json.dumps(meta, indent=2, sort_keys=True) + "\n")
 
 
 def _place(tmp: Path, dest: Path) -> Path:
     tmp.chmod(0o755)  # mkdtemp makes it private; the export is read by whoever serves
     if dest.exists():
         shutil.rmtree(dest)
-    os.replace(tmp, dest)
+    place_folder(tmp, dest)  # model, tokenizer and metadata fsynced before the folder appears
     return dest
 
 
