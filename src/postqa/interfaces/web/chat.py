@@ -107,21 +107,25 @@ class Reply:
 class ChatService:
     """Question (+ earlier questions, filters) in, Reply out. Never raises: every failure is a message."""
 
-    def __init__(self, holder: AssistantHolder, rows_ttl: float = 5.0) -> None:
+    def __init__(self, holder: AssistantHolder, rows_ttl: float = 5.0,
+                 today: Callable[[], date] = date.today) -> None:
         self.holder = holder
         self.rows_ttl = rows_ttl
+        self.today = today  # a question asked in the chat carries the date it is asked (like `ask --as-of`)
         self._rows: tuple[float, dict[str, dict[str, Any]]] = (0.0, {})
 
     def stream(self, question: str, history: Sequence[str] = (), date_from: str | None = None,
                date_to: str | None = None, article_ids: Sequence[str] | None = None,
-               ) -> Iterator[tuple[str, Reply | None]]:
+               as_of: str | None = None) -> Iterator[tuple[str, Reply | None]]:
         """The answer as it comes: ``(chat Markdown so far, None)`` pairs, then ``("", final Reply)``.
-        With a generator configured the text streams sentence by sentence; the final Reply replaces it."""
+        With a generator configured the text streams sentence by sentence; the final Reply replaces it.
+        ``as_of``: the date the question is asked (YYYY-MM-DD), default today."""
         history = list(history)[-MAX_HISTORY:]
         try:
             flt = parse_filter(date_from, date_to, article_ids)
+            asked_on = parse_date_flag(as_of, "the date asked (as_of)") or self.today()
             text = ""
-            for piece, answer in self.holder.get().stream(question, history=history, flt=flt):
+            for piece, answer in self.holder.get().stream(question, history=history, flt=flt, as_of=asked_on):
                 if answer is not None:
                     yield "", Reply(answer_markdown(answer), sources_html(answer), answer=answer,
                                     history=[*history, question][-MAX_HISTORY:])
@@ -143,9 +147,10 @@ class ChatService:
         return Reply(error_markdown(msg), sources_html(None, msg), error=msg, history=history)
 
     def reply(self, question: str, history: Sequence[str] = (), date_from: str | None = None,
-              date_to: str | None = None, article_ids: Sequence[str] | None = None) -> Reply:
+              date_to: str | None = None, article_ids: Sequence[str] | None = None,
+              as_of: str | None = None) -> Reply:
         """The final Reply of ``stream``."""
-        for _text, reply in self.stream(question, history, date_from, date_to, article_ids):
+        for _text, reply in self.stream(question, history, date_from, date_to, article_ids, as_of):
             if reply is not None:
                 return reply
         raise AssertionError("unreachable: stream always ends with a Reply")  # pragma: no cover

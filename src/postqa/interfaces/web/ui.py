@@ -176,8 +176,9 @@ def build_app(settings: Settings, holder: AssistantHolder | None = None) -> Any:
 
 def _ask_endpoint(service: ChatService) -> Any:
     def ask(question: str, history: list[str] | None = None, date_from: str = "", date_to: str = "",
-            articles: list[str] | None = None) -> dict[str, Any]:
-        """Answer one question. `history`: earlier questions of the conversation (for follow-ups).
+            articles: list[str] | None = None, as_of: str = "") -> dict[str, Any]:
+        """Answer one question. `history`: earlier questions of the conversation (for follow-ups); `as_of`:
+        the date it is asked, YYYY-MM-DD (default today: what "this week" and "recently" mean).
         Returns the `postqa ask --json` object, or {"question", "error"}."""
         from postqa.service.validation import line_error, question_text, text_list
 
@@ -186,7 +187,7 @@ def _ask_endpoint(service: ChatService) -> Any:
             history = text_list(history, "history")
         except PostqaError as err:
             return line_error(str(question)[:MAX_SHOWN_QUESTION], err)
-        reply = service.reply(question, history, date_from, date_to, articles)
+        reply = service.reply(question, history, date_from, date_to, articles, as_of)
         if reply.answer is None:
             return {"question": question[:MAX_SHOWN_QUESTION], "error": reply.error}
         return reply.answer.to_json()
