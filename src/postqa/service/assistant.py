@@ -45,6 +45,7 @@ from postqa.index.people import (
 from postqa.index.refresh import FollowFingerprint
 from postqa.index.retrieve import DatePreference, HybridRetriever
 from postqa.index.store import ChromaIndex
+from postqa.service.memo import AnswerMemo
 from postqa.service.validation import QuestionError, question_text
 
 MAX_QUESTION_CHARS = 1000
@@ -120,6 +121,7 @@ class Assistant:
         self.generator = generator
         self.people = people
         self._newest: tuple[str, date | None] | None = None
+        self._answered = AnswerMemo()  # each question's answer, for the story of the follow-ups after it
 
     def retrieval_query(self, question: str, history: Sequence[str]) -> tuple[str, str]:
         """(query for retrieval, conversational context): a follow-up borrows the last question that was not
@@ -144,14 +146,32 @@ class Assistant:
         q = clean_question(question)
         check_top_k(top_k)
         query, context = self.retrieval_query(q, clean_history(history))
-        story = self._story_answer(q, query, context, flt, top_k, as_of) if context else None
-        return q, story or self.news_answer(q, query, context, flt, top_k, as_of)
+        if context:
+            story = self._story_answer(q, query, context, flt, top_k, as_of)
+            return q, story or self.news_answer(q, query, context, flt, top_k, as_of)
+        answer = self.news_answer(q, query, context, flt, top_k, as_of)
+        key = self._asked_key(q, flt, as_of)
+        if top_k is None and key is not None:
+            self._answered.remember(key, answer)
+        return q, answer
+
+    def _asked_key(self, q: str, flt: SearchFilter | None, as_of: date | None) -> tuple[object, ...] | None:
+        """What a question's answer depends on besides the question: filter, date asked, index version (the
+        keyword index's fingerprint, which an ingest changes); None when the version cannot be told."""
+        bm25 = self.keyword()
+        fingerprint = getattr(bm25, "fingerprint", None)
+        return (q, flt, as_of, fingerprint) if fingerprint else None
 
     def _story_answer(self, q: str, query: str, context: str, flt: SearchFilter | None, top_k: int | None,
                       as_of: date | None) -> Answer | None:
         """A follow-up stays with the story: answered from the article the previous answer came from, when
         that article answers it; None otherwise (then every article is searched)."""
-        previous = self.news_answer(context, context, "", flt, None, as_of)
+        key = self._asked_key(context, flt, as_of)
+        previous = self._answered.get(key) if key is not None else None  # answered once, not per follow-up
+        if previous is None:
+            previous = self.news_answer(context, context, "", flt, None, as_of)
+            if key is not None:
+                self._answered.remember(key, previous)
         if not previous.answerable or not previous.citations:
             return None
         aid = previous.citations[0].article_id
