@@ -339,14 +339,15 @@ def test_every_case_is_asked_and_scored(heldout_run: dict[str, Any]) -> None:
     assert heldout_run["meta"]["articles"] >= len(case_articles(raw_cases())) + 2
 
 
-# Measured on main 822e1bc (MiniLM, min_confidence 0.25; docs/evals.md), less about three cases of slack. A
-# ratchet against regressions only: the issue 12 targets (span right 0.85, refusal 0.9) are far above these.
+# Measured on main e38a37f (2026-12-02, MiniLM: span choice, answerability score, unwrapped Reuters bodies;
+# docs/evals.md), less about three cases of slack, the figures of 822e1bc in brackets. A ratchet against
+# regressions only: the issue 12 targets (span right 0.85, sentence right 0.95, refusal 0.9) are above these.
 HELDOUT_FLOORS = {
-    "hit@5": 0.95,  # measured 0.979
-    "sentence_right": 0.58,  # measured 0.617
-    "answer_holds_gold": 0.46,  # measured 0.500
-    "span_right": 0.22,  # measured 0.255
-    "general_refused": 0.625,  # measured 0.700 (28/40)
+    "hit@5": 0.95,  # measured 0.979 (0.979)
+    "sentence_right": 0.63,  # measured 0.670 (0.617)
+    "answer_holds_gold": 0.55,  # measured 0.585 (0.500)
+    "span_right": 0.36,  # measured 0.394 (0.255)
+    "general_refused": 0.875,  # measured 0.950, 38/40 (0.700, 28/40)
 }
 
 
