@@ -108,6 +108,9 @@ def test_weights_fall_with_distance_and_never_reach_zero() -> None:
     assert weights == sorted(weights, reverse=True) and weights[0] == 1.0 and min(weights) == pref.floor > 0
     asked = asked_on_preference(REF)
     assert asked.weight(_chunk(D(2015, 1, 1))) == 1.0 and asked.weight(_chunk(D(2026, 1, 1))) == asked.floor
+    # an undated article is not known to be later than the day asked: it weighs as the dated news up to it
+    # (an uploaded page without a date, asked about in the web chat, which always says when it asks)
+    assert asked.weight(_chunk(None)) == 1.0
 
 
 def test_seen_from_the_date_asked_nothing_later_is_preferred() -> None:

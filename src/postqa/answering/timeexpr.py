@@ -343,8 +343,10 @@ def preference(intent: TimeIntent, reference: date | None) -> DatePreference | N
 
 
 def asked_on_preference(as_of: date) -> DatePreference:
-    """A question asked on ``as_of`` is about news up to that day: later articles fade (none is removed)."""
-    return DatePreference(None, as_of, timedelta(0), RECENT)
+    """A question asked on ``as_of`` is about news up to that day: later articles fade (none is removed). An
+    undated article is not known to be later, so it weighs as much as the dated ones up to that day (an
+    uploaded page with no date must not lose to every dated article because the chat says when it asks)."""
+    return DatePreference(None, as_of, timedelta(0), RECENT, undated=1.0)
 
 
 def seen_from(prefer: DatePreference | None, as_of: date | None) -> DatePreference | None:
