@@ -13,35 +13,24 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from shared_corpora import BBC, REUTERS, SHARED, case_articles, doc_number
+
 ROOT = Path(__file__).resolve().parents[1]
 CASE_FILES = sorted((ROOT / "evals").glob("calibration_news*.jsonl"))
-SHARED = Path(
-    os.environ.get("POSTQA_SHARED")
-    or next((p for p in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data") if p.is_dir()),
-            ROOT.parent / "shared" / "data")
-)
-BBC = SHARED / "corpora" / "bbc_news_2225.jsonl"
-REUTERS = SHARED / "corpora" / "reuters21578.jsonl"
 BBC_RANGE = (31, 100)  # numbers the calibration cases may use; the held-apart set uses 001-030, 101-160
 BBC_DISTRACTORS = (31, 60)
 REUTERS_DISTRACTORS = 45
 
 
-def _number(doc_id: str) -> int:
-    tail = doc_id.rsplit("_", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
-
-
 def wanted_articles() -> set[str]:
     rows = [json.loads(line) for path in CASE_FILES for line in path.read_text(encoding="utf-8").splitlines()
             if line.strip()]
-    return {a for r in rows for a in [*r.get("gold_articles", []), r.get("near_article") or ""] if a}
+    return case_articles(rows)
 
 
 def select_lines(wanted: set[str]) -> list[str]:
@@ -52,7 +41,7 @@ def select_lines(wanted: set[str]) -> list[str]:
         if not line.strip():
             continue
         obj = json.loads(line)
-        n = _number(obj["doc_id"])
+        n = doc_number(obj["doc_id"])
         if obj["doc_id"] in wanted:
             if not BBC_RANGE[0] <= n <= BBC_RANGE[1]:
                 raise SystemExit(f"{obj['doc_id']} is outside BBC 031-100 (held-apart range)")

@@ -15,29 +15,21 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_corpora import BBC, REUTERS, SHARED, case_articles, doc_number
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "evals" / "heldout"
 CASE_FILES = (HELDOUT / "cases.jsonl", HELDOUT / "general.jsonl")
-# ../shared/data beside the repository (or beside the worktree folder, for /work/wt/<name> checkouts)
-SHARED = Path(
-    os.environ.get("POSTQA_SHARED")
-    or next((p for p in (ROOT.parent / "shared" / "data", ROOT.parents[1] / "shared" / "data") if p.is_dir()),
-            ROOT.parent / "shared" / "data")
-)
-BBC = SHARED / "corpora" / "bbc_news_2225.jsonl"
-REUTERS = SHARED / "corpora" / "reuters21578.jsonl"
 BBC_DISTRACTORS = 30  # per category: the articles numbered 001..030
 REUTERS_DISTRACTORS = 45  # the first TEST-split articles with a body, in file order
 REFUSE_KINDS = ("unanswerable", "general")
@@ -68,22 +60,13 @@ def load_heldout() -> list[Any]:
     return load_cases(CASE_FILES)
 
 
-def case_articles(rows: Iterable[dict[str, Any]]) -> set[str]:
-    return {a for r in rows for a in [*r.get("gold_articles", []), r.get("near_article") or ""] if a}
-
-
-def _number(doc_id: str) -> int:
-    tail = doc_id.rsplit("_", 1)[-1]
-    return int(tail) if tail.isdigit() else 0
-
-
 def select_articles(wanted: set[str]) -> list[str]:
     """The JSON lines of the held-apart corpus: the case articles, then the distractors (README)."""
     chosen: list[str] = []
     for line in BBC.read_text(encoding="utf-8").splitlines():
         if line.strip():
             obj = json.loads(line)
-            if obj["doc_id"] in wanted or _number(obj["doc_id"]) <= BBC_DISTRACTORS:
+            if obj["doc_id"] in wanted or doc_number(obj["doc_id"]) <= BBC_DISTRACTORS:
                 chosen.append(line)
     extra = 0
     for line in REUTERS.read_text(encoding="utf-8").splitlines():
