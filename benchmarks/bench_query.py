@@ -221,6 +221,7 @@ def worker(args: argparse.Namespace) -> None:
         cpu_ask.append(time.process_time() - c0)
         ask_t.append(t.seconds)
         n_answerable += bool(ans.answerable)
+    as_of_t, cpu_as_of = _asked_on_a_date(assistant, questions[2:], ask)
     print(
         json.dumps(
             {
@@ -234,6 +235,8 @@ def worker(args: argparse.Namespace) -> None:
                 "answer": common.summary_ms(ask_t),
                 "cpu_retrieve": common.summary_ms(cpu_retr),
                 "cpu_answer": common.summary_ms(cpu_ask),
+                "answer_as_of": common.summary_ms(as_of_t),
+                "cpu_answer_as_of": common.summary_ms(cpu_as_of),
                 "cpu_ready_s": round(cpu_ready, 2),
                 "answerable": n_answerable,
                 "errors": errors,
@@ -241,6 +244,22 @@ def worker(args: argparse.Namespace) -> None:
             }
         )
     )
+
+
+def _asked_on_a_date(assistant: Any, questions: list[str], ask: Any) -> tuple[list[float], list[float]]:
+    """The same questions asked as the web chat asks them: on a date (the newest article's), so every one
+    carries a date preference (a second, date-filtered dense query). Wall and CPU seconds of each."""
+    day = assistant.newest_date()
+    wall: list[float] = []
+    cpu: list[float] = []
+    for q in questions:
+        c0 = time.process_time()
+        with Timer() as t:
+            ans = assistant.ask(q, as_of=day) if day else ask(q)
+        if ans is not None:
+            cpu.append(time.process_time() - c0)
+            wall.append(t.seconds)
+    return wall, cpu
 
 
 def side_worker(args: argparse.Namespace) -> None:
@@ -473,6 +492,11 @@ def main() -> None:
                 "ready_s": r["marks"]["ready"],
                 "cpu_retrieve_p95": r.get("cpu_retrieve", {}).get("p95_ms"),
                 "cpu_answer_p95": r.get("cpu_answer", {}).get("p95_ms"),
+                "as_of_answer_p50": r.get("answer_as_of", {}).get("p50_ms"),
+                "as_of_answer_p95": r.get("answer_as_of", {}).get("p95_ms"),
+                "cpu_as_of_answer_p95": r.get("cpu_answer_as_of", {}).get("p95_ms"),
+                "cpu_ready_s": r.get("cpu_ready_s"),
+                "rss_end_mb": r["mem_end"]["rss_mb"],
                 "rss_mb": r["mem_ready"]["rss_mb"],
                 "disk_mb": disk,
                 "provider": r.get("provider", ""),
@@ -518,8 +542,12 @@ def main() -> None:
                 "embed_p50",
                 "cpu_retrieve_p95",
                 "cpu_answer_p95",
+                "as_of_answer_p95",
+                "cpu_as_of_answer_p95",
                 "ready_s",
+                "cpu_ready_s",
                 "rss_mb",
+                "rss_end_mb",
                 "disk_mb",
                 "server_rss_mb",
                 "provider",

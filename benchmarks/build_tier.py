@@ -7,6 +7,17 @@ index are measured on a sample by bench_query.py and extrapolated.
 
     nice -n 10 .venv/bin/python benchmarks/build_tier.py --workdir /work/scratch/scale --label 100k --chunks 100000
     nice -n 10 .venv/bin/python benchmarks/build_tier.py --workdir /work/scratch/scale --label 100k --side
+
+Tiers beyond the real corpus (300k, 1M; issue 15 round 4) skip re-chunking: ``--from-records`` streams the chunk
+records of an already built tier (its ``chunks.jsonl``) and repeats them as copies (copy k: new article and chunk
+ids, the same text: exactly the records ``--side --copies K`` indexes, so the 986k keyword ledger built that way
+is this tier's ledger), each chunk with its own **synthetic** vector (seeded by text and id), written through the
+product's own ``ChromaIndex.upsert`` into a collection the product's ``open_index`` created (the HNSW
+configuration the app uses). ``--snapshot-at 300000`` copies the store when it passes that many chunks:
+
+    nice -n 15 timeout 6600 .venv/bin/python benchmarks/build_tier.py --workdir /work/scratch/tiers --label 1m \
+        --chunks 986168 --from-records /work/scratch/scale/tier-100k/chunks.jsonl \
+        --vectors /work/scratch/scale/real_vectors.npz --batch 5000 --snapshot-at 300000
 """
 
 from __future__ import annotations
@@ -104,12 +115,112 @@ def main() -> None:
     ap.add_argument("--copies", type=int, default=1, help="--side: the chunk records repeated with new ids")
     ap.add_argument("--people-sample", type=int, default=300, help="--side: chunks the people index is built from")
     ap.add_argument("--ledger", default="", help="--side: build the ledger here (default: the tier's own)")
+    ap.add_argument("--from-records", type=Path, default=None,
+                    help="chunks.jsonl of a built tier: repeat its records as changed copies up to --chunks")
+    ap.add_argument("--snapshot-at", type=int, action="append", default=[],
+                    help="--from-records: copy the store to tier-<N/1000>k when it passes N chunks (repeatable)")
+    ap.add_argument("--edit-first", type=int, default=100,
+                    help="--from-records: store the first N articles as --side's incremental step edits them")
     args = ap.parse_args()
     args.vectors = args.vectors or args.workdir / "real_vectors.npz"
     if args.side:
         build_side(args)
+    elif args.from_records:
+        build_from_records(args)
     else:
         build_chroma(args)
+
+
+def _copied_records(path: Path, total: int, edited: int) -> Iterator[tuple[Any, dict[str, Any], bool]]:
+    """Up to ``total`` (Chunk, metadata, edited): the records of ``path``, then copies of them with new article
+    and chunk ids (copy k >= 1; exactly ``_records``' copies, so a ledger built by ``--side --copies K`` from the
+    same records holds the same chunks). ``edited`` is True for the chunks of the first ``edited`` articles: the
+    ones ``build_side``'s incremental step edits in its ledger (see ``edited_record``)."""
+    seen: set[str] = set()
+    for n, (chunk, meta) in enumerate(_records(path, 10_000)):
+        if n >= total:
+            return
+        if len(seen) < edited:
+            seen.add(chunk.article_id)
+        yield chunk, meta, chunk.article_id in seen
+
+
+def edited_record(chunk: Any, meta: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    """The chunk as ``_measure_increment`` leaves it in the ledger (text edited, hashes "edited")."""
+    return replace_text(chunk), {**meta, "article_hash": "edited", "chunk_hash": "edited"}
+
+
+def build_from_records(args: argparse.Namespace) -> dict[str, Any]:
+    """A tier of ``--chunks`` chunks from the records of a built tier (see the module doc), through the product's
+    store code; snapshots on the way. Prints one JSON line and progress (rate) on stderr."""
+    import numpy as np
+
+    from postqa.index.embedding import create_embedder
+    from postqa.service.pipeline import index_spec, open_store
+
+    store_dir = args.workdir / f"tier-{args.label}"
+    shutil.rmtree(store_dir, ignore_errors=True)
+    store_dir.mkdir(parents=True)
+    settings = common.settings_for(store_dir, threads=1)
+    emb = LookupEmbedder(create_embedder(settings.embedding), args.vectors, args.sigma)
+    index = open_store(settings).open_index(index_spec(settings, emb), create=True)
+    batch = min(args.batch, int(index.collection._client.get_max_batch_size()))
+    t0 = time.perf_counter()
+    timing = {"vectors_s": 0.0, "chroma_s": 0.0}
+    snaps = sorted(args.snapshot_at)
+    pending: list[tuple[Any, dict[str, Any], Any]] = []
+    n = 0
+    with (store_dir / "chunks.jsonl").open("w", encoding="utf-8") as records:
+        for chunk, meta, edit in _copied_records(args.from_records, args.chunks, args.edit_first):
+            pending.append((*edited_record(chunk, meta), (chunk, meta)) if edit else (chunk, meta, (chunk, meta)))
+            if len(pending) < batch:
+                continue
+            n += _flush(pending, emb, index, records, timing, np)
+            print(f"[{args.label}] {n} chunks {time.perf_counter() - t0:.0f} s "
+                  f"chroma {n / max(timing['chroma_s'], 1e-9):.0f}/s load {common.loadavg()}", file=sys.stderr,
+                  flush=True)
+            while snaps and n >= snaps[0]:
+                records.flush()
+                _snapshot(store_dir, args.workdir / f"tier-{snaps.pop(0) // 1000}k", n, args)
+        n += _flush(pending, emb, index, records, timing, np)
+    out = {"tier": args.label, "store": str(store_dir), "chunks": n, "from_records": str(args.from_records),
+           "real_vectors": emb.n_real, "synthetic_vectors": emb.n_synthetic, "sigma": args.sigma, "batch": batch,
+           "build_s": round(time.perf_counter() - t0, 1), **{k: round(v, 1) for k, v in timing.items()},
+           "count": index.count(), "disk_mb": common.dir_mb(store_dir / "chroma")}
+    (store_dir / "bench_tier.json").write_text(json.dumps(out))
+    print(json.dumps(out))
+    return out
+
+
+def _flush(pending: list[tuple[Any, dict[str, Any], Any]], emb: Any, index: Any, records: Any,
+           timing: dict[str, float], np: Any) -> int:
+    """One upsert of (chunk, metadata, unedited record): the synthetic vector is seeded by text *and* id, so the
+    copies of a text get different vectors; ``chunks.jsonl`` gets the unedited records (what ``--side`` reads)."""
+    if not pending:
+        return 0
+    t = time.perf_counter()
+    vecs = emb.embed_documents([f"{c.context_text}\x00{c.id}" for c, _, _ in pending])
+    timing["vectors_s"] += time.perf_counter() - t
+    t = time.perf_counter()
+    index.upsert([c for c, _, _ in pending], np.asarray(vecs), [m for _, m, _ in pending])
+    timing["chroma_s"] += time.perf_counter() - t
+    for _, _, (c, m) in pending:
+        records.write(json.dumps({"id": c.id, "text": c.text, "meta": m}, ensure_ascii=False) + "\n")
+    done = len(pending)
+    pending.clear()
+    return done
+
+
+def _snapshot(store_dir: Path, dest: Path, n: int, args: argparse.Namespace) -> None:
+    """A copy of the store as it is between two upserts (Chroma replays its log on open), with its records."""
+    t = time.perf_counter()
+    shutil.rmtree(dest, ignore_errors=True)
+    shutil.copytree(store_dir / "chroma", dest / "chroma")
+    shutil.copy(store_dir / "chunks.jsonl", dest / "chunks.jsonl")
+    (dest / "bench_tier.json").write_text(json.dumps({
+        "tier": dest.name.removeprefix("tier-"), "store": str(dest), "chunks": n, "snapshot_of": str(store_dir),
+        "from_records": str(args.from_records), "synthetic_vectors": "all but the copy-0 ones", "sigma": args.sigma}))
+    print(f"snapshot {dest} at {n} chunks in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
 
 
 def _records(path: Path, copies: int) -> Iterator[tuple[Any, dict[str, Any]]]:
