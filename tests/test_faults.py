@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -17,15 +18,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from test_people_store import snapshot
 
 from postqa.core.config import Settings, load_settings
 from postqa.core.types import Answer
+from postqa.index import people_store
 from postqa.index.embedding import HashEmbedder
 from postqa.index.indexer import article_hash, keyword_path
 from postqa.index.ledger import Ledger
+from postqa.index.people import PeopleIndex, contributions
+from postqa.index.people_store import LedgerPeople
 from postqa.index.store import ChromaIndex
 from postqa.reading.corpus import read_corpus
-from postqa.service.pipeline import build_assistant, index_spec, ingest, open_store
+from postqa.service.pipeline import build_assistant, index_spec, ingest, open_analyses, open_store
 
 DIM = 256
 NAMES = ["Li Wei", "Wang Fang", "Zhang Min", "Liu Yang", "Chen Jing", "Yang Tao", "Huang Lei", "Zhao Gang",
@@ -40,7 +45,9 @@ CITIES = ["Harbin", "Lhasa", "Kunming", "Xiamen", "Urumqi", "Nanning", "Hefei", 
 def article_text(i: int, version: int = 1, sentences: int = 45) -> str:
     """A synthetic article of ~3 chunks; ``version`` 2 changes one sentence in the middle and adds one."""
     name, city = NAMES[i % len(NAMES)], CITIES[i % len(CITIES)]
-    body = [f"{name} opened the {city} parcel sorting centre in March {2010 + i}."]
+    body = [f"{name} opened the {city} parcel sorting centre in March {2010 + i}.",
+            f"{name}, Director of the {city} Postal Bureau, welcomed the first couriers.",  # the people index
+            f"{NAMES[(i + 1) % len(NAMES)]} sent a letter of congratulations."]  # named in another article
     body += [f"The {city} branch handled {1000 * i + j} parcels on day {j} of the trial,"
              f" a record for unit {i}."
              for j in range(sentences)]
@@ -125,7 +132,32 @@ def assert_consistent(settings: Settings) -> dict[str, str]:
     state = index.state()
     assert state["fingerprint"] == fp and state["dirty"] is False
     assert state["chunks"] == index.count() == len(chunks) and state["articles"] == len(stored)
+    assert_people_rebuilt_equal(settings, bm25, index)
     return {aid: a.article_hash for aid, a in stored.items()}
+
+
+def assert_people_rebuilt_equal(settings: Settings, ledger: Ledger, index: ChromaIndex) -> None:
+    """The stored people index answers as one built from scratch over every stored chunk."""
+    assert people_store.is_built(ledger.db)
+    analyse = open_analyses(settings, index.name).get_many
+    full = PeopleIndex.from_chunks(index.all_chunks(), analyse=analyse)
+    assert len(full) > 5  # the articles name people with roles, and each other
+    keys, ids = list(full.by_name), sorted(index.stored_articles())
+    assert snapshot(LedgerPeople(ledger.db), keys, ids) == snapshot(full, keys, ids)
+
+
+def assert_people_match_the_ledger(settings: Settings, ledger: Ledger, index: ChromaIndex,
+                                   pending: set[str]) -> None:
+    """After a crash: every article the ledger does not mark pending contributes to the stored people index
+    exactly what its stored chunks give; nothing else is in it."""
+    if not people_store.is_built(ledger.db):
+        return
+    analyse = open_analyses(settings, index.name).get_many
+    listed = {str(a) for (a,) in ledger.db.execute("SELECT article_id FROM people_articles")}
+    settled = set(ledger.stored_articles()) - pending
+    assert settled <= listed <= settled | pending
+    expected = contributions([c for c, _ in index.article_chunks(sorted(settled))], analyse)
+    assert LedgerPeople(ledger.db)._articles(settled) == expected
 
 
 def assert_crash_state_safe(settings: Settings, old: dict[str, str], new: dict[str, str]) -> dict[str, str]:
@@ -157,6 +189,7 @@ def assert_crash_state_safe(settings: Settings, old: dict[str, str], new: dict[s
         assert sorted(ledger.chunk_ids(aid)) == sorted(by_article.get(aid, [])), aid
     if not pending:
         assert ledger.fingerprint == fp
+    assert_people_match_the_ledger(settings, ledger, index, pending)
     return {aid: a.article_hash for aid, a in stored.items()}
 
 
@@ -219,6 +252,35 @@ def test_kill_9_during_the_first_ingest_of_an_empty_store(tmp_path: Path) -> Non
     report = ingest(settings)
     assert len(report.added) == len(V1) - len(stored) and report.unchanged == len(stored)
     assert assert_consistent(settings) == expected_hashes(settings.paths.corpus)
+
+
+def _as_before_the_people_tables(settings: Settings) -> None:
+    """Make the store look like one written before the people index lived in the ledger."""
+    db = sqlite3.connect(keyword_path(settings.paths.vectorstore, open_index(settings).name) / "ledger.sqlite")
+    with db:
+        db.execute("DELETE FROM meta WHERE key = 'people_format'")
+        for table in ("people_articles", "people_names", "people_roles", "people_keys"):
+            db.execute(f"DROP TABLE {table}")
+    db.close()
+
+
+def test_kill_9_during_the_one_people_build_of_an_older_store(tmp_path: Path) -> None:
+    """An older store's first ingest builds the people tables once, in pages; killed mid-way they stay
+    unmarked (readers use the in-memory index meanwhile) and the next ingest builds them again."""
+    settings = settings_for(tmp_path)
+    write_corpus(settings.paths.corpus, V1)
+    ingest(settings)
+    _as_before_the_people_tables(settings)
+    crashed = cli(tmp_path, "ingest", crash_at="people-build")
+    assert crashed.returncode == -signal.SIGKILL, crashed.stderr[-2000:]
+    ledger = Ledger.open(keyword_path(settings.paths.vectorstore, open_index(settings).name))
+    assert ledger is not None and not people_store.is_built(ledger.db)
+    answer = build_assistant(settings).ask("Who is Li Wei?")
+    assert answer.answerable and "Director of the Harbin Postal Bureau" in answer.text
+    report = ingest(settings)
+    assert report.unchanged == len(V1) and report.chunks_embedded == 0
+    assert assert_consistent(settings) == expected_hashes(settings.paths.corpus)
+    assert build_assistant(settings).ask("Who is Li Wei?").text == answer.text
 
 
 # ------------------------------------------------------------------------------------- two ingests

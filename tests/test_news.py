@@ -11,7 +11,8 @@ from conftest import AUTO, XINHUA, make_settings
 
 from postqa.core.config import Settings
 from postqa.core.types import SearchFilter
-from postqa.index.people import PeopleIndex, people_path
+from postqa.index.people import ledger_file, open_stored_people, people_path
+from postqa.index.people_store import LedgerPeople
 from postqa.service.pipeline import build_assistant, ingest
 
 
@@ -106,23 +107,20 @@ def test_who_is_and_role_questions(hash_assistant) -> None:  # type: ignore[no-u
 
 def test_people_index_follows_ingest_and_deletion(hash_settings: Settings) -> None:
     report = ingest(hash_settings)
-    path = people_path(hash_settings.paths.vectorstore, report.collection)
-    saved = PeopleIndex.load(path)
+    ledger = ledger_file(hash_settings.paths.vectorstore, report.collection)
+    saved = open_stored_people(ledger)  # kept in the ledger, per article, by the ingest
     assert saved is not None and "Gong Xixiang" in saved.names()
+    assert not people_path(hash_settings.paths.vectorstore, report.collection).exists()  # no whole-index file
     assistant = build_assistant(hash_settings)
-    assert saved.fingerprint == assistant.index.state()["fingerprint"]
+    assert isinstance(assistant.people_index(), LedgerPeople)
     next(hash_settings.paths.corpus.glob(f"{XINHUA}*")).unlink()
     ingest(hash_settings)
-    after = PeopleIndex.load(path)
+    after = open_stored_people(ledger)
     assert after is not None and "Gong Xixiang" not in after.names()
     assistant.people.ttl = 0  # type: ignore[union-attr]
     assert "Gong Xixiang" not in assistant.people_index().names()
     kang = assistant.ask("Who is Kang Ning?")
     assert kang.text == "Kang Ning: Vice President of China Post Group (as of 2019-05-21)"
-    # a missing side file is rebuilt from the stored chunks on first use
-    path.unlink()
-    assert "Kang Ning" in build_assistant(hash_settings).people_index().names()
-    assert path.exists()
 
 
 def test_cli_who(hash_settings: Settings, monkeypatch: pytest.MonkeyPatch,

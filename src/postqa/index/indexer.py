@@ -17,10 +17,11 @@ import numpy as np
 from postqa.core.config import ChunkingSettings
 from postqa.core.errors import IngestLockedError, PruneRefusedError
 from postqa.core.types import Article, Chunk
+from postqa.index import people_store
 from postqa.index.chunking import chunk_article
 from postqa.index.embedding import Embedder
 from postqa.index.ledger import Ledger, chunk_row, install, new_root_beside
-from postqa.index.people import people_path, refresh_people_index
+from postqa.index.people import AnalyseFn, contributions, people_path
 from postqa.index.store import ChromaIndex, StoredArticle, article_metadata, chunk_metadata, stored_from_records
 from postqa.nlp.store import AnalysisStore
 from postqa.reading.result import CorpusReadResult, Problem
@@ -201,6 +202,25 @@ def load_keyword_index(index: ChromaIndex, path: Path, expected: str | None = No
         return rebuild_ledger(index, path, install_it=False)
 
 
+def build_people(index: ChromaIndex, ledger: Ledger, analyse: AnalyseFn | None, page: int = 200) -> bool:
+    """The people tables from every stored article, once (a ledger written before they existed, or rebuilt):
+    pages of articles, each page's chunks read by id, marked built at the end (a kill mid-way leaves them
+    unmarked and the next ingest starts again). True when it built."""
+    if people_store.is_built(ledger.db):
+        return False
+    ledger.write(people_store.create_tables)
+    ledger.write(people_store.reset)
+    ids = sorted(ledger.stored_articles())
+    for i in range(0, len(ids), page):
+        cids = ledger.chunk_ids_of(ids[i:i + page])
+        got = index.get_chunks(cids)
+        arts = contributions([got[c] for c in cids if c in got], analyse)
+        ledger.write(lambda db, arts=arts: people_store.add_built(db, arts))  # type: ignore[misc]
+        _crash_point("people-build")
+    ledger.write(people_store.finish_build)
+    return True
+
+
 class LedgerChunks:
     """Every stored chunk, read from Chroma by the ids the ledger lists (pages by id, not by offset)."""
 
@@ -242,6 +262,8 @@ class Indexer:
                                                for w in a.report.warnings])
         ledger, report.keyword_rebuilt = self._open_ledger()
         self._settle_pending(ledger)
+        if build_people(self.index, ledger, self._analyse()):
+            self.people_file.unlink(missing_ok=True)  # the in-memory index's file of older versions
         stored = ledger.stored_articles()
         todo: list[tuple[Article, str, StoredArticle | None]] = []
         for article in read.articles:
@@ -265,15 +287,13 @@ class Indexer:
             for aid in to_remove:
                 self.index.delete_article(aid)
                 report.removed.append(aid)
-            ledger.replace([], [], removed=to_remove)
+            ledger.replace([], [], removed=to_remove,
+                           also=lambda db: people_store.replace_articles(db, [], to_remove))
         self._index_articles(todo, read, report, progress)
         _crash_point("before-keyword")
         ledger.compact()
         fp = ledger.fingerprint
         final = ledger.stored_articles()
-        analyse = self.analyses.get_many if self.analyses is not None else None
-        # people and roles, same fingerprint
-        refresh_people_index(LedgerChunks(self.index, ledger), self.people_file, fp, analyse)
         if self.analyses is not None and (report.updated or to_remove):
             self.analyses.prune_keys(ledger.text_keys())
         report.articles_total = len(final)
@@ -306,8 +326,13 @@ class Indexer:
             return
         records = self.index.article_chunks(pending)
         articles = stored_from_records([(c.id, m) for c, m in records])
-        ledger.replace(list(articles.values()), [chunk_row(c, m) for c, m in records],
-                       removed=[a for a in pending if a not in articles])
+        gone = [a for a in pending if a not in articles]
+        people = contributions([c for c, _ in records], self._analyse())
+        ledger.replace(list(articles.values()), [chunk_row(c, m) for c, m in records], removed=gone,
+                       also=lambda db: people_store.replace_articles(db, people, gone))
+
+    def _analyse(self) -> AnalyseFn | None:
+        return self.analyses.get_many if self.analyses is not None else None
 
     def _index_articles(self, todo: list[tuple[Article, str, StoredArticle | None]], read: CorpusReadResult,
                         report: IngestReport, progress: ProgressFn | None) -> None:
@@ -378,6 +403,9 @@ class Indexer:
             else:
                 report.added.append(article.id)
         with_chunks = [(a, chunks) for a, _, _, chunks in batch if chunks]
+        empty = [a.id for a, _, _, chunks in batch if not chunks]
+        people = contributions(written, self._analyse())
         ledger.replace(
             [stored_from_records([(c.id, metas[c.id]) for c in chunks])[a.id] for a, chunks in with_chunks],
-            [chunk_row(c, metas[c.id]) for c in written], removed=[a.id for a, _, _, chunks in batch if not chunks])
+            [chunk_row(c, metas[c.id]) for c in written], removed=empty,
+            also=lambda db: people_store.replace_articles(db, people, empty))

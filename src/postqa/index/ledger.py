@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -219,10 +219,11 @@ class Ledger:
         return {str(k) for (k,) in self.db.execute("SELECT text_key FROM chunks")}
 
     def replace(self, articles: Sequence[StoredArticle], chunks: Sequence[ChunkRow],
-                removed: Sequence[str] = ()) -> None:
+                removed: Sequence[str] = (), also: Callable[[sqlite3.Connection], None] | None = None) -> None:
         """Articles ``articles`` now hold exactly ``chunks``, articles ``removed`` are gone: their old rows and
         postings are dropped, the new ones added as one segment, and their pending marks cleared, in one
-        transaction (the segment folder is written first; a crash before the commit leaves it unreferenced)."""
+        transaction (the segment folder is written first; a crash before the commit leaves it unreferenced).
+        ``also`` writes what else is derived from those articles (the people index) in the same transaction."""
         with self._lock:
             ids = [a.article_id for a in articles] + list(removed)
             old_len, old_n = self._rows_of(ids)
@@ -233,6 +234,8 @@ class Ledger:
                 self.db.executemany("INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                                     [article_record(a) for a in articles])
                 self.db.executemany("DELETE FROM pending WHERE article_id = ?", [(a,) for a in ids])
+                if also is not None:
+                    also(self.db)
             self.reload()
 
     def add_chunks(self, chunks: Sequence[ChunkRow]) -> None:
@@ -242,6 +245,19 @@ class Ledger:
             with self.db:
                 add()
             self.reload()
+
+    def write(self, step: Callable[[sqlite3.Connection], None]) -> None:
+        """Run ``step`` in one transaction of the ledger's database (tables others derive from it)."""
+        with self._lock, self.db:
+            step(self.db)
+
+    def chunk_ids_of(self, article_ids: Sequence[str]) -> list[str]:
+        """The chunk ids of these articles, each article's in order."""
+        out: list[str] = []
+        for part in _parts(article_ids):
+            out.extend(str(c) for (c,) in self.db.execute(
+                f"SELECT id FROM chunks WHERE article_id IN ({','.join('?' * len(part))}) ORDER BY rowid", part))
+        return out
 
     def put_articles(self, articles: Sequence[StoredArticle]) -> None:
         with self._lock, self.db:

@@ -4,65 +4,36 @@ from __future__ import annotations
 
 import json
 import re
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
 from postqa.core.atomic import atomic_write_text
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit
+from postqa.index.people_rows import (
+    ArticlePeople,
+    Mention,
+    Person,
+    RoleEntry,
+    article_people,
+    dkey,
+    holders_among,
+    mentions_of_article,
+    name_key,
+    person_of,
+    role_key,
+    sentence_roles,
+    sentences_of,
+    summarize,
+    title_of,
+)
+from postqa.index.people_store import LedgerPeople, is_built
 from postqa.index.refresh import FollowFingerprint
-from postqa.nlp.analysis import Analysis, Span
+from postqa.nlp.analysis import Analysis
 from postqa.nlp.pipeline import shared_analyser
-from postqa.nlp.relations import people_in, proper_runs, role_of, shared_role
 
 FORMAT_VERSION = 2  # 2: people read off the spaCy parse
-
-
-def _norm(text: str) -> str:
-    """Case, apostrophe and space insensitive key."""
-    t = text.replace("’", "'").replace("‘", "'").lower()
-    t = re.sub(r"[^\w' ]+", " ", t)
-    return re.sub(r"\s+", " ", t).strip()
-
-
-def name_key(name: str) -> str:
-    return _norm(name).replace("-", " ")
-
-
-def role_key(role: str) -> str:
-    return re.sub(r"^(?:the|a|an) ", "", _norm(role))
-
-
-# ------------------------------------------------------------------------------------------ mentions
-
-@dataclass(frozen=True)
-class Mention:
-    """One person named in one sentence, with the role given there ('' when the sentence gives none)."""
-
-    name: str
-    role: str
-    article_id: str
-    title: str
-    published: date | None
-    sentence: str
-    span: tuple[int, int]  # name (and role) inside ``sentence``
-    sentence_start: int = 0  # offset of the sentence in Article.text
-    source: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["published"] = self.published.isoformat() if self.published else None
-        d["span"] = list(self.span)
-        return d
-
-    @staticmethod
-    def from_json(d: dict[str, Any]) -> Mention:
-        return Mention(name=d["name"], role=d["role"], article_id=d["article_id"], title=d.get("title", ""),
-                       published=date.fromisoformat(d["published"]) if d.get("published") else None,
-                       sentence=d["sentence"], span=(int(d["span"][0]), int(d["span"][1])),
-                       sentence_start=int(d.get("sentence_start", 0)), source=d.get("source", ""))
 
 
 AnalyseFn = Callable[[Sequence[str]], list[Analysis]]
@@ -72,113 +43,39 @@ def _analyse(texts: Sequence[str], analyse: AnalyseFn | None) -> list[Analysis]:
     return (analyse or shared_analyser().analyse_many)(list(texts))
 
 
-def _sentence_mentions(a: Analysis, sent: Span) -> list[tuple[str, str, int, int]]:
-    """(name, role, start, end) of the people a sentence names with a role; offsets into the sentence."""
-    people = people_in(a, sent)
-    taken = {i for p in people for i in range(p.start, p.end)}
-    base = a.tokens[sent.start].start
-    out = []
-    for p in people:
-        role = role_of(a, p, taken) or shared_role(a, p, people, taken)
-        if role is None:
-            continue
-        lo, hi = a.char_span(Span(min(p.start, role.start), max(p.end, role.end)))
-        if role.start > p.end:  # "A and B, Roles": the span is the name and the role
-            lo = a.tokens[p.start].start
-        out.append((a.span_text(p), a.span_text(role), lo - base, hi - base))
-    return out
-
-
 def role_mentions_in(sentence: str, analyse: AnalyseFn | None = None) -> list[tuple[str, str, int, int]]:
     """(name, role, start, end) for every 'Name, Role of Org', 'A and B, Roles', 'Role Name' in a sentence,
     read off spaCy's entities and parse (appositive and compound arcs)."""
     a = _analyse([sentence], analyse)[0]
-    return [m for sent in a.sents for m in _sentence_mentions(a, sent)]
-
-
-def _sentences(a: Analysis, base: int) -> Iterable[tuple[str, int, Analysis, Span]]:
-    for sent in a.sents:
-        lo, hi = a.char_span(sent)
-        text = a.text[lo:hi]
-        if text.strip():
-            yield text, base + lo, a, sent
+    return [m for sent in a.sents for m in sentence_roles(a, sent)]
 
 
 def extract_people(article: Article, analyse: AnalyseFn | None = None) -> list[Mention]:
     """Role mentions in an article, plus the article's other sentences that name those people."""
-    sents = list(_sentences(_analyse([article.text], analyse)[0], 0))
-    return _extract(sents, article.id, article.title, article.published, article.source)
-
-
-_Sent = tuple[str, int, Analysis, Span]
-
-
-def _extract(sents: Sequence[_Sent], article_id: str, title: str, published: date | None,
-             source: str, known: Iterable[str] | dict[str, str] = ()) -> list[Mention]:
-    out: list[Mention] = []
-    names: dict[str, str] = dict(known) if isinstance(known, dict) else {name_key(n): n for n in known}
-    with_role: set[tuple[str, int]] = set()
-    for text, start, a, sent in sents:
-        for name, role, lo, hi in _sentence_mentions(a, sent):
-            out.append(Mention(name, role, article_id, title, published, text, (lo, hi), start, source))
-            names.setdefault(name_key(name), name)
-            with_role.add((name_key(name), start))
-    if names:
-        for text, start, a, sent in sents:
-            for key, span in _known_names_in(a, sent, names):
-                if (key, start) in with_role:
-                    continue
-                with_role.add((key, start))
-                out.append(Mention(names[key], "", article_id, title, published, text, span, start, source))
-    return out
-
-
-def _known_names_in(a: Analysis, sent: Span, names: dict[str, str]) -> list[tuple[str, tuple[int, int]]]:
-    """Known names among a sentence's entities and proper-noun runs (looked up by key: linear in the text,
-    whatever the number of names)."""
-    base = a.tokens[sent.start].start
-    found: list[tuple[str, tuple[int, int]]] = []
-    seen: set[int] = set()
-    spans = list(a.within(a.ents, sent)) + proper_runs(a, sent)
-    for span in spans:
-        if span.start in seen:
-            continue
-        key = name_key(a.span_text(span))
-        if key in names:
-            lo, hi = a.char_span(span)
-            found.append((key, (lo - base, hi - base)))
-            seen.update(range(span.start, span.end))
-    return found
+    sents = list(sentences_of(_analyse([article.text], analyse)[0], 0))
+    return mentions_of_article(summarize(sents, article.id, article.title, article.published, article.source), {})
 
 
 # ------------------------------------------------------------------------------------------ the index
 
-@dataclass(frozen=True)
-class RoleEntry:
-    role: str
-    dates: list[date | None]
-    article_ids: list[str]
+class PeopleLookup(Protocol):
+    """What the answers ask of a people index (the in-memory ``PeopleIndex`` and the stored
+    ``people_store.LedgerPeople`` answer alike)."""
 
-
-@dataclass
-class Person:
-    """Everything the index knows of one person, newest first."""
-
-    name: str
-    roles: list[RoleEntry] = field(default_factory=list)
-    articles: list[dict[str, Any]] = field(default_factory=list)  # {id,title,date,role,sentence,span}
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "roles": [{"role": r.role, "dates": [d.isoformat() if d else None for d in r.dates],
-                       "articles": r.article_ids} for r in self.roles],
-            "articles": [{**a, "date": a["date"].isoformat() if a["date"] else None} for a in self.articles],
-        }
-
-
-def _dkey(d: date | None) -> date:
-    return d or date.min
+    def __len__(self) -> int: ...
+    def resolve(self, name: str) -> str | None: ...
+    def find_in(self, text: str) -> str | None: ...
+    def candidates(self, name: str) -> list[str]: ...
+    def names(self) -> list[str]: ...
+    def most_cited(self, n: int) -> list[str]: ...
+    def display_of(self, key: str) -> str: ...
+    def person(self, name: str) -> Person | None: ...
+    def roles_of(self, key: str) -> list[str]: ...
+    def has_title(self, role: str) -> bool: ...
+    def holders(self, role: str) -> list[Mention]: ...
+    def mentions_in(self, article_ids: Iterable[str]) -> list[Mention]: ...
+    def order(self, keys: Iterable[str]) -> list[str]: ...
+    def mentioned_in(self, key: str) -> set[str]: ...
 
 
 class ChunkSource(Protocol):
@@ -186,7 +83,8 @@ class ChunkSource(Protocol):
 
 
 class PeopleIndex:
-    """name -> mentions, built from articles' text; saved as JSON with the index's content fingerprint."""
+    """name -> mentions, built from articles' text, all in memory; saved as JSON with the index's content
+    fingerprint (the reference the stored index is tested against, and the fallback for stores without it)."""
 
     def __init__(self, mentions: Sequence[Mention], fingerprint: str = "") -> None:
         self.mentions = list(mentions)
@@ -206,7 +104,8 @@ class PeopleIndex:
             self._alias.setdefault("".join(words), key)  # "Kangning"
             surnames.setdefault(words[0], set()).add(key)
         self._surname = {s: next(iter(k)) for s, k in surnames.items() if len(k) == 1}
-        self._titles = {role_key(m.role).partition(" of ")[0] for m in self.mentions if m.role}
+        self._titles = {title_of(m.role) for m in self.mentions if m.role}
+        self._place = {k: i for i, k in enumerate(self.by_name)}
 
     def __len__(self) -> int:
         return len(self.by_name)
@@ -218,36 +117,21 @@ class PeopleIndex:
                       analyse: AnalyseFn | None = None) -> PeopleIndex:
         arts = list(articles)
         analyses = _analyse([a.text for a in arts], analyse)
-        return PeopleIndex._build([(a.id, a.title, a.published, a.source, list(_sentences(an, 0)))
-                                   for a, an in zip(arts, analyses, strict=True)], fingerprint)
+        return PeopleIndex.from_summaries([summarize(list(sentences_of(an, 0)), a.id, a.title, a.published, a.source)
+                                           for a, an in zip(arts, analyses, strict=True)], fingerprint)
 
     @staticmethod
     def from_chunks(chunks: Iterable[Chunk], fingerprint: str = "", analyse: AnalyseFn | None = None) -> PeopleIndex:
         """Sentences of every stored chunk, deduplicated by their offset in the article (chunks overlap)."""
         chunk_list = list(chunks)
-        analyses = _analyse([c.text for c in chunk_list], analyse)
-        per: dict[str, tuple[Chunk, dict[int, _Sent]]] = {}
-        for c, an in zip(chunk_list, analyses, strict=True):
-            entry = per.setdefault(c.article_id, (c, {}))
-            for sent in _sentences(an, c.start):
-                entry[1].setdefault(sent[1], sent)
-        arts = [(aid, c.title, c.published, c.source, [d[s] for s in sorted(d)])
-                for aid, (c, d) in sorted(per.items())]
-        return PeopleIndex._build(arts, fingerprint)
+        return PeopleIndex.from_summaries(article_people(chunk_list, _analyse([c.text for c in chunk_list], analyse)),
+                                          fingerprint)
 
     @staticmethod
-    def _build(arts: list[tuple[str, str, date | None, str, list[_Sent]]], fp: str) -> PeopleIndex:
-        first = [m for aid, title, pub, src, sents in arts for m in _extract(sents, aid, title, pub, src)]
-        known = {name_key(m.name): m.name for m in first if m.role}  # keyed once, not once per article
-        # second pass: people named with a role in one article are found by name in every article
-        mentions = [m for aid, title, pub, src, sents in arts
-                    for m in _extract(sents, aid, title, pub, src, known)]
-        return PeopleIndex(mentions, fp)
-
-    def has_title(self, role: str) -> bool:
-        """Whether the news gives anyone this title ("President of China Post Group" -> "president")."""
-        title = role_key(role).partition(" of ")[0]
-        return bool(title) and title in self._titles
+    def from_summaries(arts: Sequence[ArticlePeople], fp: str = "") -> PeopleIndex:
+        # people named with a role in one article are found by name in every article (keyed once)
+        known = {name_key(r.name): r.name for a in arts for r in a.roles}
+        return PeopleIndex([m for a in arts for m in mentions_of_article(a, known)], fp)
 
     def save(self, path: Path) -> None:
         data = {"version": FORMAT_VERSION, "fingerprint": self.fingerprint,
@@ -267,6 +151,11 @@ class PeopleIndex:
 
     # -------------------------------------------------------------------------------- queries
 
+    def has_title(self, role: str) -> bool:
+        """Whether the news gives anyone this title ("President of China Post Group" -> "president")."""
+        title = title_of(role)
+        return bool(title) and title in self._titles
+
     def resolve(self, name: str) -> str | None:
         """The index key for a name as asked: exact, given-name-first, or an unambiguous surname."""
         key = name_key(name)
@@ -282,9 +171,17 @@ class PeopleIndex:
     def names(self) -> list[str]:
         return sorted(self.display.values())
 
-    def find_in(self, question: str) -> str | None:
-        """The longest known person's name that the question contains (as a whole-word match)."""
-        q = " " + name_key(question) + " "
+    def most_cited(self, n: int) -> list[str]:
+        """The ``n`` people named in the most articles, most first (ties by name)."""
+        counts = {k: len({m.article_id for m in ms}) for k, ms in self.by_name.items()}
+        return [self.display[k] for k in sorted(counts, key=lambda k: (-counts[k], self.display[k]))[:n]]
+
+    def display_of(self, key: str) -> str:
+        return self.display.get(key, key)
+
+    def find_in(self, text: str) -> str | None:
+        """The longest known person's name that the text contains (as a whole-word match)."""
+        q = " " + name_key(text) + " "
         best = None
         for alias, key in self._alias.items():
             if " " in alias and f" {alias} " in q and (best is None or len(alias) > len(best[0])):
@@ -293,65 +190,44 @@ class PeopleIndex:
 
     def person(self, name: str) -> Person | None:
         key = self.resolve(name)
-        if key is None:
-            return None
-        ms = self.by_name[key]
-        roles: dict[str, list[Mention]] = {}
-        for m in ms:
-            if m.role:
-                roles.setdefault(role_key(m.role), []).append(m)
-        entries = []
-        for group in roles.values():
-            group.sort(key=lambda m: (_dkey(m.published), m.article_id), reverse=True)
-            dates: list[date | None] = []
-            arts: list[str] = []
-            for m in group:
-                if m.article_id not in arts:
-                    arts.append(m.article_id)
-                    dates.append(m.published)
-            entries.append(RoleEntry(group[0].role, dates, arts))
-        entries.sort(key=lambda r: (_dkey(r.dates[0]), len(r.dates)), reverse=True)
-        articles: dict[str, Mention] = {}
-        for m in sorted(ms, key=lambda m: (_dkey(m.published), bool(m.role)), reverse=True):
-            best = articles.get(m.article_id)
-            if best is None or (m.role and not best.role):
-                articles[m.article_id] = m
-        ordered = sorted(articles.values(), key=lambda m: (_dkey(m.published), m.article_id), reverse=True)
-        return Person(self.display[key], entries, [
-            {"id": m.article_id, "title": m.title, "date": m.published, "role": m.role,
-             "sentence": m.sentence, "span": list(m.span), "source": m.source,
-             "sentence_start": m.sentence_start} for m in ordered])
+        return person_of(self.display[key], self.by_name[key]) if key is not None else None
+
+    def roles_of(self, key: str) -> list[str]:
+        return [m.role for m in self.by_name.get(key, []) if m.role]
 
     def holders(self, role: str) -> list[Mention]:
-        """Role mentions whose role matches ``role`` (same title words; the organisation's words agree),
-        newest first."""
-        title_q, _, org_q = role_key(role).partition(" of ")
-        org_words = set(org_q.split()) - {"the"}
-        out = []
-        for m in self.mentions:
-            if not m.role:
-                continue
-            title_m, _, org_m = role_key(m.role).partition(" of ")
-            if title_m != title_q:
-                continue
-            mw = set(org_m.split()) - {"the"}
-            if org_words and not (org_words <= mw or mw and mw <= org_words):
-                continue
-            out.append(m)
-        return sorted(out, key=lambda m: (_dkey(m.published), m.article_id), reverse=True)
+        return holders_among(self.mentions, role)
+
+    def mentions_in(self, article_ids: Iterable[str]) -> list[Mention]:
+        arts = set(article_ids)
+        return [m for m in self.mentions if m.article_id in arts]
+
+    def order(self, keys: Iterable[str]) -> list[str]:
+        return sorted((k for k in set(keys) if k in self._place), key=self._place.__getitem__)
 
     def mentioned_in(self, key: str) -> set[str]:
         return {m.article_id for m in self.by_name.get(key, [])}
+
+
+def contributions(chunks: Sequence[Chunk], analyse: AnalyseFn | None = None) -> list[ArticlePeople]:
+    """What the articles of these chunks (all of each article's chunks) contribute to the people index."""
+    return article_people(chunks, _analyse([c.text for c in chunks], analyse))
 
 
 def people_path(store_dir: Path, collection: str) -> Path:
     return store_dir / "people" / f"{collection}.json"
 
 
+def ledger_file(store_dir: Path, collection: str) -> Path:
+    """The collection's ledger database (see index.ledger), where the stored people index lives."""
+    return store_dir / "ledger" / collection / "ledger.sqlite"
+
+
 def load_people_index(index: ChunkSource, path: Path, expected: str,
                       analyse: AnalyseFn | None = None) -> PeopleIndex:
-    """The people index that matches what the store holds: the saved one if its fingerprint agrees, else
-    rebuilt from the stored chunks (and saved when possible)."""
+    """The in-memory people index that matches what the store holds: the saved one if its fingerprint
+    agrees, else rebuilt from the stored chunks (and saved when possible). For stores whose ledger has no
+    people tables yet (the next ingest writes them)."""
     saved = PeopleIndex.load(path)
     if saved is not None and saved.fingerprint == expected:
         return saved
@@ -363,13 +239,18 @@ def load_people_index(index: ChunkSource, path: Path, expected: str,
     return people
 
 
-def refresh_people_index(index: ChunkSource, path: Path, fingerprint: str, analyse: AnalyseFn | None = None) -> bool:
-    """Called at the end of an ingest: rebuild the saved index when it is missing or stale. True: rebuilt."""
-    saved = PeopleIndex.load(path)
-    if saved is not None and saved.fingerprint == fingerprint:
-        return False
-    load_people_index(index, path, fingerprint, analyse)
-    return True
+def open_stored_people(db_file: Path) -> LedgerPeople | None:
+    """The stored people index of a ledger, read-only, or None when the ledger has none (yet)."""
+    if not db_file.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, check_same_thread=False, timeout=30)
+        if is_built(conn):
+            return LedgerPeople(conn)
+        conn.close()
+    except sqlite3.Error:
+        pass
+    return None
 
 
 class _Stateful(ChunkSource, Protocol):
@@ -377,18 +258,35 @@ class _Stateful(ChunkSource, Protocol):
 
 
 class PeopleSource:
-    """Keeps the people index in step with the collection (reloads when an ingest changed its fingerprint)."""
+    """Keeps the people index in step with the collection (reopened when an ingest changed its fingerprint):
+    the ledger's stored people index when it has one, else the in-memory one."""
 
-    def __init__(self, index: _Stateful, path: Path, ttl: float = 2.0, analyse: AnalyseFn | None = None) -> None:
+    def __init__(self, index: _Stateful, path: Path, ttl: float = 2.0, analyse: AnalyseFn | None = None,
+                 ledger: Path | None = None) -> None:
         self.index = index
         self.analyse = analyse
         self.path = path
-        self._follow = FollowFingerprint(lambda: str(index.state().get("fingerprint") or ""),
-                                         lambda fp: load_people_index(index, path, fp, analyse), ttl=ttl)
+        self.ledger = ledger or ledger_file(path.parent.parent, path.stem)
+        self._stored: tuple[int, LedgerPeople] | None = None  # (the file's inode, its reader)
+        self._follow = FollowFingerprint(lambda: str(index.state().get("fingerprint") or ""), self._load, ttl=ttl)
 
-    def __call__(self) -> PeopleIndex:
+    def _load(self, fp: str) -> PeopleLookup:
+        try:
+            inode = self.ledger.stat().st_ino
+        except OSError:
+            inode = -1
+        if self._stored is not None and self._stored[0] == inode and is_built(self._stored[1].db):
+            self._stored[1].forget()  # the same database, newer rows: only the cached articles go
+            return self._stored[1]
+        stored = open_stored_people(self.ledger)
+        if stored is not None:
+            self._stored = (inode, stored)
+            return stored
+        return load_people_index(self.index, self.path, fp, self.analyse)
+
+    def __call__(self) -> PeopleLookup:
         people = self._follow()
-        assert people is not None  # load_people_index always returns an index (empty when nothing is indexed)
+        assert people is not None  # _load always returns an index (empty when nothing is indexed)
         return people
 
 
@@ -430,7 +328,7 @@ def _citation(n: int, art: dict[str, Any], span: tuple[int, int] | None) -> Cita
                     passage_start=int(art.get("sentence_start", 0)))
 
 
-def who_answer(people: PeopleIndex, question: str, name: str, max_citations: int = 8) -> Answer | None:
+def who_answer(people: PeopleLookup, question: str, name: str, max_citations: int = 8) -> Answer | None:
     """'Kang Ning: Vice President of China Post Group (as of 2020-09-11; also 2019-05-21)', one citation per
     article, newest first. None: the index has no role for that name."""
     person = people.person(name)
@@ -458,7 +356,7 @@ def who_answer(people: PeopleIndex, question: str, name: str, max_citations: int
     return Answer(question=question, text=text, answerable=True, citations=cites, confidence=1.0)
 
 
-def role_answer(people: PeopleIndex, question: str, role: str, max_citations: int = 3) -> Answer | None:
+def role_answer(people: PeopleLookup, question: str, role: str, max_citations: int = 3) -> Answer | None:
     """'Who is the President of China Post Group?' -> 'Zhang Jinliang (as of 2019-05-21)' from the newest
     article that names the holder of exactly that role."""
     found = people.holders(role)
@@ -478,13 +376,13 @@ def role_answer(people: PeopleIndex, question: str, role: str, max_citations: in
         cites.append(_citation(len(cites) + 1, art, (at, at + len(m.name)) if at >= 0 else m.span))
         if len(cites) >= max_citations:
             break
-    newest = _dkey(top.published)
-    others = sorted({m.name for m in found if m.name != top.name and _dkey(m.published) < newest})
+    newest = dkey(top.published)
+    others = sorted({m.name for m in found if m.name != top.name and dkey(m.published) < newest})
     note = f"Earlier holders in the news: {', '.join(others)}" if others else ""
     return Answer(question=question, text=text, answerable=True, citations=cites, confidence=1.0, note=note)
 
 
-def person_question(people: PeopleIndex, question: str) -> tuple[str, str] | None:
+def person_question(people: PeopleLookup, question: str) -> tuple[str, str] | None:
     """('name', key) for 'Who is Kang Ning?' / "What is Kang Ning's role?"; ('role', text) for 'Who is the
     President of China Post Group?'; None otherwise."""
     m = _ROLE_OF.match(question)
@@ -508,17 +406,17 @@ def person_question(people: PeopleIndex, question: str) -> tuple[str, str] | Non
     return None
 
 
-def contradicts_role(people: PeopleIndex, answer_text: str, role: str) -> bool:
+def contradicts_role(people: PeopleLookup, answer_text: str, role: str) -> bool:
     """True when the answer names a person the index knows only under other roles ("Kang Ning" for "the
     President of Xinhua News Agency" when the news calls him Vice President of China Post Group)."""
     key = people.find_in(answer_text)
     if key is None:
         return False
-    known = [m.role for m in people.by_name[key] if m.role]
+    known = people.roles_of(key)
     if not known:
         return False
     wanted = {m.name for m in people.holders(role)}
-    if people.display[key] in wanted:
+    if people.display_of(key) in wanted:
         return False
     # "Chairman Liu Aili" (no organisation named) does not contradict "the Chairman of China Post Group"
     title = role_key(role).partition(" of ")[0]
@@ -535,7 +433,7 @@ def is_both_question(question: str) -> bool:
     return bool(_BOTH.search(question) and _WHICH_PERSON.match(question))
 
 
-def both_answer(people: PeopleIndex, question: str, hits: Sequence[Hit]) -> Answer | None:
+def both_answer(people: PeopleLookup, question: str, hits: Sequence[Hit]) -> Answer | None:
     """'Which executive attended both X and Y?': the person named in the most of the retrieved articles
     (at least two), cited once in each. None when no one is named in two of them."""
     if not is_both_question(question):
@@ -549,11 +447,14 @@ def both_answer(people: PeopleIndex, question: str, hits: Sequence[Hit]) -> Answ
     if len(arts) < 2:
         return None
     qkey = " " + name_key(question) + " "
+    per: dict[str, list[Mention]] = {}
+    for m in people.mentions_in(arts):  # index order, as the in-memory index lists each person's mentions
+        per.setdefault(name_key(m.name), []).append(m)
     best: tuple[float, str] | None = None
-    for key in people.by_name:
+    for key in people.order(per):
         if f" {key} " in qkey:
             continue  # the question names them already
-        inside = people.mentioned_in(key) & set(arts)
+        inside = {m.article_id for m in per[key]}
         if len(inside) < 2:
             continue
         score = len(inside) + sum(weight[a] for a in inside)
@@ -564,9 +465,8 @@ def both_answer(people: PeopleIndex, question: str, hits: Sequence[Hit]) -> Answ
     key = best[1]
     qwords = {w for w in re.findall(r"[a-z]+", question.lower()) if len(w) > 3}
     cites: list[Citation] = []
-    ordered = sorted(people.mentioned_in(key) & set(arts), key=lambda a: arts.index(a))
-    for aid in ordered:
-        ms = [m for m in people.by_name[key] if m.article_id == aid]
+    for aid in sorted({m.article_id for m in per[key]}, key=arts.index):
+        ms = [m for m in per[key] if m.article_id == aid]
         # the sentence that shares most words with the question ("attended", "addressed", "meeting")
         m = max(ms, key=lambda m: (len(qwords & set(re.findall(r"[a-z]+", m.sentence.lower()))),
                                    bool(m.role)))
@@ -574,10 +474,10 @@ def both_answer(people: PeopleIndex, question: str, hits: Sequence[Hit]) -> Answ
                "sentence": m.sentence, "sentence_start": m.sentence_start}
         name_end = m.span[0] + len(m.name)
         cites.append(_citation(len(cites) + 1, art, (m.span[0], name_end)))
-    return Answer(question=question, text=people.display[key], answerable=True, citations=cites,
+    return Answer(question=question, text=people.display_of(key), answerable=True, citations=cites,
                   hits=list(hits), confidence=0.8)
 
 
-__all__ = ["Mention", "PeopleIndex", "Person", "extract_people", "load_people_index", "refresh_people_index",
+__all__ = ["Mention", "PeopleIndex", "PeopleLookup", "Person", "RoleEntry", "extract_people", "load_people_index",
            "PeopleSource", "people_path", "who_answer", "role_answer", "both_answer", "person_question",
            "is_present_person_question", "with_as_of", "contradicts_role", "is_both_question"]

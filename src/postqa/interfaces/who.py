@@ -6,11 +6,11 @@ import argparse
 import json
 from typing import Any
 
-from postqa.index.people import PeopleIndex, PeopleSource, people_path, who_answer
+from postqa.index.people import PeopleLookup, PeopleSource, people_path, who_answer
 from postqa.interfaces.common import load_cli_settings
 
 
-def _people_without_model(settings: Any) -> PeopleIndex | None:
+def _people_without_model(settings: Any) -> PeopleLookup | None:
     """The people index of the one collection built for the configured model name, without loading the
     model (seconds instead of ~20 s). None when that is not unambiguous: then the caller loads it."""
     if settings.embedding.provider != "sentence-transformers":

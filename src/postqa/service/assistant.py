@@ -29,9 +29,8 @@ from postqa.index.chunking import split_sentences
 from postqa.index.indexer import load_keyword_index
 from postqa.index.ledger import Ledger
 from postqa.index.people import (
-    PeopleIndex,
+    PeopleLookup,
     PeopleSource,
-    Person,
     both_answer,
     contradicts_role,
     is_both_question,
@@ -203,7 +202,7 @@ class Assistant:
 
     # ------------------------------------------------------------------ news: dates, recency, people
 
-    def people_index(self) -> PeopleIndex:
+    def people_index(self) -> PeopleLookup:
         if self.people is None:
             store_dir = self.keyword.path.parent.parent
             self.people = PeopleSource(self.index, people_path(store_dir, self.index.name))
@@ -391,7 +390,7 @@ class Assistant:
         newest article's month), so that they fit whatever corpus is loaded."""
         out: list[str] = []
         people = self.people_index()
-        ranked = sorted(people.names(), key=lambda name: -len((people.person(name) or Person(name)).articles))
+        ranked = people.most_cited(n)  # named in the most articles first (not every person: a million chunks)
         for name in ranked:
             person = people.person(name)
             if person is None:

@@ -1,0 +1,373 @@
+"""The people index stored per article in the collection's ledger (SQLite), updated in the ledger's own
+transactions: an ingest writes only the changed articles' contributions, and queries read only the rows
+of the people and articles they ask about.
+
+Tables (see ``people_rows.ArticlePeople``): ``people_articles`` one row per article (its sentences'
+candidate names, compressed), ``people_names`` which articles hold a name key (by 64-bit hashes),
+``people_roles`` the role mentions, ``people_keys`` every person named with a role somewhere (their name as
+the newest-by-id role mention spells it, what other articles' mentions of them are called). What the
+in-memory index computes over all articles at once is computed here for the few articles a question needs,
+with the same functions, so the answers are the same (``tests/test_people_store.py`` checks it)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import Any
+
+from postqa.index.people_rows import (
+    ArticlePeople,
+    Mention,
+    Person,
+    RoleRow,
+    holders_among,
+    mentions_of_article,
+    name_key,
+    person_of,
+    question_grams,
+    title_of,
+)
+
+FORMAT = "1"  # meta key ``people_format``: the tables hold every article's contribution in this layout
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS people_articles (art INTEGER PRIMARY KEY, article_id TEXT, title TEXT,
+    published TEXT, source TEXT, data BLOB);
+CREATE TABLE IF NOT EXISTS people_names (key_h INTEGER, art INTEGER, PRIMARY KEY (key_h, art)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS people_roles (art INTEGER, ord INTEGER, article_id TEXT, key TEXT, name TEXT,
+    role TEXT, title TEXT, sentence TEXT, lo INTEGER, hi INTEGER, sentence_start INTEGER,
+    PRIMARY KEY (art, ord));
+CREATE INDEX IF NOT EXISTS people_roles_key ON people_roles (key, article_id, ord);
+CREATE INDEX IF NOT EXISTS people_roles_title ON people_roles (title);
+CREATE TABLE IF NOT EXISTS people_keys (key TEXT PRIMARY KEY, key_h INTEGER, name TEXT, first_word TEXT,
+    joined TEXT, n_words INTEGER);
+CREATE INDEX IF NOT EXISTS people_keys_first ON people_keys (first_word);
+CREATE INDEX IF NOT EXISTS people_keys_joined ON people_keys (joined);
+CREATE INDEX IF NOT EXISTS people_keys_words ON people_keys (n_words);
+"""
+
+
+def h64(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                          "big", signed=True)
+
+
+def _parts(items: Sequence[Any], size: int = 500) -> Iterable[list[Any]]:
+    items = list(items)
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _marks(n: int) -> str:
+    return ",".join("?" * n)
+
+
+# ------------------------------------------------------------------------------------------ writes
+
+def is_built(db: sqlite3.Connection) -> bool:
+    """Whether the ledger holds the people tables of every article (written by a finished build)."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'people_format'").fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None and row[0] == FORMAT
+
+
+def create_tables(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
+
+
+def reset(db: sqlite3.Connection) -> None:
+    """Empty tables, not marked built (inside the caller's transaction): a build fills them, then marks."""
+    db.execute("DELETE FROM meta WHERE key = 'people_format'")
+    for table in ("people_articles", "people_names", "people_roles", "people_keys"):
+        db.execute(f"DELETE FROM {table}")
+
+
+def mark_built(db: sqlite3.Connection) -> None:
+    db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('people_format', ?)", (FORMAT,))
+
+
+def _encode(art: ArticlePeople) -> bytes:
+    return zlib.compress(json.dumps([[s, t, [list(c) for c in cands]] for s, t, cands in art.sents],
+                                    ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+
+
+def _decode(blob: bytes) -> tuple[tuple[int, str, tuple[tuple[str, int, int, int, int], ...]], ...]:
+    data = json.loads(zlib.decompress(blob).decode("utf-8", "surrogatepass"))
+    return tuple((int(s), str(t), tuple((str(c[0]), int(c[1]), int(c[2]), int(c[3]), int(c[4])) for c in cands))
+                 for s, t, cands in data)
+
+
+def _old_role_keys(db: sqlite3.Connection, arts: Sequence[int]) -> set[str]:
+    out: set[str] = set()
+    for part in _parts(arts):
+        out.update(str(k) for (k,) in db.execute(f"SELECT key FROM people_roles WHERE art IN ({_marks(len(part))})",
+                                                 part))
+    return out
+
+
+def _drop(db: sqlite3.Connection, arts: Sequence[int]) -> None:
+    for art in arts:
+        row = db.execute("SELECT data FROM people_articles WHERE art = ?", (art,)).fetchone()
+        if row is None:
+            continue
+        keys = {c[0] for _, _, cands in _decode(row[0]) for c in cands}
+        db.executemany("DELETE FROM people_names WHERE key_h = ? AND art = ?", [(h64(k), art) for k in keys])
+        db.execute("DELETE FROM people_roles WHERE art = ?", (art,))
+        db.execute("DELETE FROM people_articles WHERE art = ?", (art,))
+
+
+def _insert(db: sqlite3.Connection, a: ArticlePeople) -> None:
+    art = h64(a.article_id)
+    db.execute("INSERT OR REPLACE INTO people_articles VALUES (?, ?, ?, ?, ?, ?)",
+               (art, a.article_id, a.title, a.published.isoformat() if a.published else "", a.source, _encode(a)))
+    db.executemany("INSERT OR IGNORE INTO people_names (key_h, art) VALUES (?, ?)",
+                   [(h64(k), art) for k in a.keys()])
+    db.executemany("INSERT INTO people_roles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [(art, i, a.article_id, name_key(r.name), r.name, r.role, title_of(r.role), r.sentence,
+                     r.span[0], r.span[1], r.sentence_start) for i, r in enumerate(a.roles)])
+
+
+def _refresh_keys(db: sqlite3.Connection, keys: Iterable[str]) -> None:
+    """Bring ``people_keys`` in line with ``people_roles`` for these keys (their newest-by-id spelling)."""
+    for key in keys:
+        row = db.execute("SELECT name FROM people_roles WHERE key = ? ORDER BY article_id DESC, ord DESC LIMIT 1",
+                         (key,)).fetchone()
+        if row is None:
+            db.execute("DELETE FROM people_keys WHERE key = ?", (key,))
+            continue
+        words = key.split()
+        db.execute("INSERT OR REPLACE INTO people_keys VALUES (?, ?, ?, ?, ?, ?)",
+                   (key, h64(key), row[0], words[0] if words else "", "".join(words), len(words)))
+
+
+def replace_articles(db: sqlite3.Connection, articles: Sequence[ArticlePeople], removed: Sequence[str] = ()) -> None:
+    """``articles`` now contribute exactly this, ``removed`` nothing (inside the caller's transaction; a no-op
+    until the tables are built)."""
+    if not is_built(db):
+        return
+    arts = [h64(a.article_id) for a in articles] + [h64(a) for a in removed]
+    touched = _old_role_keys(db, arts)
+    _drop(db, arts)
+    for a in articles:
+        _insert(db, a)
+        touched.update(name_key(r.name) for r in a.roles)
+    _refresh_keys(db, sorted(touched))
+
+
+def add_built(db: sqlite3.Connection, articles: Sequence[ArticlePeople]) -> None:
+    """A page of a full build (inside the caller's transaction): rows only, ``finish_build`` keys them."""
+    for a in articles:
+        _insert(db, a)
+
+
+def finish_build(db: sqlite3.Connection) -> None:
+    keys = [str(k) for (k,) in db.execute("SELECT DISTINCT key FROM people_roles")]
+    _refresh_keys(db, keys)
+    mark_built(db)
+
+
+# ------------------------------------------------------------------------------------------ queries
+
+class LedgerPeople:
+    """The people index read from the ledger's tables: the same queries as ``people.PeopleIndex``, each
+    reading the rows of the names and articles it needs (nothing is loaded at start-up)."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.RLock | threading.Lock | None = None,
+                 cache: int = 256) -> None:
+        self.db = db
+        self._lock = lock or threading.RLock()
+        self._arts: OrderedDict[str, ArticlePeople | None] = OrderedDict()
+        self._cache = cache
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return list(self.db.execute(sql, list(args)).fetchall())
+
+    def __len__(self) -> int:
+        return int(self._rows("SELECT count(*) FROM people_keys")[0][0])
+
+    def forget(self) -> None:
+        """Drop the cached articles (an ingest changed the tables)."""
+        with self._lock:
+            self._arts.clear()
+
+    # -------------------------------------------------------------------------------- articles
+
+    def _articles(self, article_ids: Iterable[str]) -> list[ArticlePeople]:
+        """These articles' contributions (cached), sorted by id."""
+        with self._lock:
+            return self._articles_locked(sorted(set(article_ids)))
+
+    def _articles_locked(self, want: list[str]) -> list[ArticlePeople]:
+        missing = [a for a in want if a not in self._arts]
+        for part in _parts(missing):
+            arts = [h64(a) for a in part]
+            roles: dict[str, list[RoleRow]] = {}
+            for aid, name, role, sentence, lo, hi, start in self._rows(
+                    f"SELECT article_id, name, role, sentence, lo, hi, sentence_start FROM people_roles "
+                    f"WHERE art IN ({_marks(len(arts))}) ORDER BY art, ord", arts):
+                roles.setdefault(aid, []).append(RoleRow(name, role, sentence, (int(lo), int(hi)), int(start)))
+            found = {}
+            for aid, title, pub, src, data in self._rows(
+                    f"SELECT article_id, title, published, source, data FROM people_articles "
+                    f"WHERE art IN ({_marks(len(arts))})", arts):
+                found[aid] = ArticlePeople(aid, title, date.fromisoformat(pub) if pub else None, src,
+                                           tuple(roles.get(aid, [])), _decode(data))
+            for a in part:
+                self._arts[a] = found.get(a)
+        out = []
+        for a in want:
+            self._arts.move_to_end(a)
+            got = self._arts[a]
+            if got is not None:
+                out.append(got)
+        while len(self._arts) > self._cache:
+            self._arts.popitem(last=False)
+        return out
+
+    def _known(self, keys: Iterable[str]) -> dict[str, str]:
+        """name key -> name, for those of ``keys`` that someone is named with a role under."""
+        out: dict[str, str] = {}
+        for part in _parts(sorted(set(keys))):
+            out.update((str(k), str(n)) for k, n in
+                       self._rows(f"SELECT key, name FROM people_keys WHERE key IN ({_marks(len(part))})", part))
+        return out
+
+    def mentions_in(self, article_ids: Iterable[str]) -> list[Mention]:
+        """Every mention in these articles, in index order (articles by id, then as each lists them)."""
+        arts = self._articles(article_ids)
+        known = self._known({k for a in arts for k in a.keys()} | {name_key(r.name) for a in arts for r in a.roles})
+        return [m for a in arts for m in mentions_of_article(a, known)]
+
+    def _articles_of(self, key: str) -> list[str]:
+        """Articles that name ``key`` with a role or hold it as a name."""
+        got = {str(a) for (a,) in self._rows("SELECT article_id FROM people_roles WHERE key = ?", (key,))}
+        got.update(str(a) for (a,) in self._rows(
+            "SELECT a.article_id FROM people_names n JOIN people_articles a ON a.art = n.art WHERE n.key_h = ?",
+            (h64(key),)))
+        return sorted(got)
+
+    def mentions_of(self, key: str) -> list[Mention]:
+        return [m for m in self.mentions_in(self._articles_of(key)) if name_key(m.name) == key]
+
+    def _first(self, key: str) -> tuple[str, int, str] | None:
+        """(article id, place in that article's mentions, name) of the first mention of ``key`` in index
+        order: what the in-memory index calls the person (its ``display``) and where it lists them."""
+        for aid in self._articles_of(key):
+            for i, m in enumerate(self.mentions_in([aid])):
+                if name_key(m.name) == key:
+                    return aid, i, m.name
+        return None
+
+    def order(self, keys: Iterable[str]) -> list[str]:
+        """Keys in index order (by their first mention); keys no one is named with a role under are left out."""
+        firsts = {k: f for k in set(keys) if (f := self._first(k)) is not None}
+        return sorted(firsts, key=lambda k: firsts[k][:2])
+
+    # -------------------------------------------------------------------------------- names
+
+    def is_key(self, key: str) -> bool:
+        return bool(self._rows("SELECT 1 FROM people_keys WHERE key = ?", (key,)))
+
+    def display_of(self, key: str) -> str:
+        first = self._first(key)
+        return first[2] if first else key
+
+    def resolve(self, name: str) -> str | None:
+        """The key for a name as asked: exact, given-name-first, run together, or an unambiguous surname."""
+        key = name_key(name)
+        if not key:
+            return None
+        if self.is_key(key):
+            return key
+        rev = " ".join(reversed(key.split()))
+        if self.is_key(rev):
+            return rev
+        joined = [str(k) for (k,) in self._rows("SELECT key FROM people_keys WHERE joined = ?", (key,))]
+        if joined:
+            return self.order(joined)[0]
+        if " " in key:
+            return None
+        same = self._rows("SELECT key FROM people_keys WHERE first_word = ? LIMIT 2", (key,))
+        return str(same[0][0]) if len(same) == 1 else None
+
+    def find_in(self, text: str) -> str | None:
+        """The longest known person's name (or given-name-first form) that ``text`` contains as whole words."""
+        longest = self._rows("SELECT max(n_words) FROM people_keys")[0][0] or 0
+        grams = [g for g in question_grams(text) if len(g.split()) <= longest]
+        forms = set(grams) | {" ".join(reversed(g.split())) for g in grams}
+        keys = set(self._known(forms))
+        if not keys:
+            return None
+        first = {k: f[:2] for k in keys if (f := self._first(k)) is not None}
+        best: tuple[int, tuple[tuple[str, int], int], str] | None = None
+        for g in dict.fromkeys(grams):
+            rev = " ".join(reversed(g.split()))
+            slots = ([(first[g], 0)] if g in first else []) + ([(first[rev], 1)] if rev in first else [])
+            if not slots:
+                continue
+            place = min(slots)
+            cand = (len(g), place, g if g in first else rev)
+            if best is None or cand[0] > best[0] or (cand[0] == best[0] and cand[1] < best[1]):
+                best = cand
+        return best[2] if best else None
+
+    def candidates(self, name: str) -> list[str]:
+        """People whose name contains every word asked ("Zhang" -> Zhang Jinliang, Zhang Yongping)."""
+        words = set(name_key(name).split())
+        if not words:
+            return []
+        like = " AND ".join("(' ' || key || ' ') LIKE ?" for _ in words)
+        keys = [str(k) for (k,) in self._rows(f"SELECT key FROM people_keys WHERE {like}",
+                                              [f"% {w} %" for w in sorted(words)])]
+        return sorted(self.display_of(k) for k in keys if words <= set(k.split()))
+
+    def names(self) -> list[str]:
+        """Everyone's name (one query per person: for listings, not for the question path)."""
+        return sorted(self.display_of(str(k)) for (k,) in self._rows("SELECT key FROM people_keys"))
+
+    def most_cited(self, n: int) -> list[str]:
+        """The ``n`` people named in the most articles, most first (ties by name): the leaders by the articles
+        that hold their name, then ranked exactly by the articles that mention them."""
+        top = [str(k) for (k,) in self._rows(
+            "SELECT key FROM (SELECT k.key AS key, n.art AS art FROM people_keys k JOIN people_names n "
+            "ON n.key_h = k.key_h UNION SELECT key, art FROM people_roles) GROUP BY key "
+            "ORDER BY count(*) DESC, key LIMIT ?", (max(3 * n, 10),))]
+        people = sorted((self.person_by_key(k) for k in top), key=lambda p: (-len(p.articles), p.name))
+        return [p.name for p in people[:n]]
+
+    # -------------------------------------------------------------------------------- people and roles
+
+    def person_by_key(self, key: str) -> Person:
+        ms = self.mentions_of(key)
+        return person_of(self.display_of(key), ms)
+
+    def person(self, name: str) -> Person | None:
+        key = self.resolve(name)
+        return self.person_by_key(key) if key is not None else None
+
+    def roles_of(self, key: str) -> list[str]:
+        return [str(r) for (r,) in self._rows("SELECT role FROM people_roles WHERE key = ? ORDER BY article_id, ord",
+                                              (key,))]
+
+    def has_title(self, role: str) -> bool:
+        title = title_of(role)
+        return bool(title) and bool(self._rows("SELECT 1 FROM people_roles WHERE title = ? LIMIT 1", (title,)))
+
+    def holders(self, role: str) -> list[Mention]:
+        rows = self._rows("SELECT r.name, r.role, r.article_id, a.title, a.published, r.sentence, r.lo, r.hi, "
+                          "r.sentence_start, a.source FROM people_roles r JOIN people_articles a ON a.art = r.art "
+                          "WHERE r.title = ? ORDER BY r.article_id, r.ord", (title_of(role),))
+        return holders_among((Mention(n, r, aid, t, date.fromisoformat(p) if p else None, s, (int(lo), int(hi)),
+                                      int(st), src) for n, r, aid, t, p, s, lo, hi, st, src in rows), role)
+
+    def mentioned_in(self, key: str) -> set[str]:
+        return {m.article_id for m in self.mentions_of(key)}
+
