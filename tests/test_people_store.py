@@ -132,3 +132,50 @@ def test_most_cited_ranks_by_articles(tmp_path: Path) -> None:
     ledger.write(lambda db: people_store.replace_articles(db, arts))
     stored, ref = LedgerPeople(ledger.db), PeopleIndex.from_summaries(arts)
     assert stored.most_cited(2) == ref.most_cited(2) == ["Kang Ning", "Li Na"]
+
+
+# ------------------------------------------------------------------------------------------ through ingest
+
+PEOPLE = ["Li Wei", "Wang Fang", "Zhang Min", "Liu Yang", "Chen Jing", "Yang Tao"]
+POSTS = ["Director of the Harbin Postal Bureau", "General Manager of China Post Group", "Chairman of Post Bank"]
+
+
+def _news(rng: random.Random, i: int) -> str:
+    """A one-chunk article: someone named with a role, others named without one (found by name only when
+    another article gives them a role)."""
+    a, b, c = rng.sample(PEOPLE, 3)
+    body = (f"{a}, {rng.choice(POSTS)}, opened the new sorting centre on Monday. {b} attended the ceremony "
+            f"with {c}. Officials said {b} would visit again in spring.")
+    return f"Postal news {i}\nDate: 2021-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}\n\n{body}\n"
+
+
+def test_ingests_of_random_changes_keep_the_stored_index_equal_to_a_rebuild(tmp_path: Path) -> None:
+    """Articles added, rewritten and deleted between ingests (hash embedder, the spaCy parse): after each
+    ingest the stored index answers as the in-memory one built from every stored chunk."""
+    from postqa.core.config import load_settings
+    from postqa.index.indexer import keyword_path
+    from postqa.service.pipeline import build_assistant, ingest, open_analyses
+
+    rng = random.Random(3)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    settings = load_settings(environ={}, overrides={"embedding.provider": "hash", "embedding.dim": 64,
+                                                    "paths.corpus": corpus, "paths.vectorstore": tmp_path / "vs",
+                                                    "ingest.max_prune_fraction": 1.0})
+    live: set[int] = set()
+    for step in range(4):
+        for i in rng.sample(sorted(live), min(len(live), 2)) if step else []:
+            (corpus / f"n{i}.txt").unlink()
+            live.discard(i)
+        for i in rng.sample(range(12), 4):
+            (corpus / f"n{i}.txt").write_text(_news(rng, i), encoding="utf-8")
+            live.add(i)
+        report = ingest(settings)
+        index = build_assistant(settings).index
+        ledger = Ledger.open(keyword_path(settings.paths.vectorstore, report.collection))
+        assert ledger is not None and people_store.is_built(ledger.db)
+        full = PeopleIndex.from_chunks(index.all_chunks(), analyse=open_analyses(settings, index.name).get_many)
+        assert len(full) >= 2
+        keys, ids = list(full.by_name), sorted(index.stored_articles())
+        assert snapshot(LedgerPeople(ledger.db), keys, ids) == snapshot(full, keys, ids), f"step {step}"
+        ledger.close()
