@@ -21,6 +21,8 @@ from postqa.index.embedding.onnx_runtime import EXPORT_META, OnnxEmbedder, expor
 from tests.conftest import CORPUS, ROOT, XINHUA, make_settings
 
 HEAVY = ("torch", "sentence_transformers", "llama_index", "transformers")
+# interface modules `ask` has no use for: the command line imports only the module that defines the command
+OTHER_INTERFACES = ("gradio", "postqa.interfaces.web", "postqa.interfaces.evaluation", "postqa.interfaces.who")
 QUESTION = "Who presided over the Xinhua meeting?"
 
 
@@ -28,7 +30,8 @@ def _ask_in_subprocess(config: Path, env_extra: dict[str, str]) -> dict[str, obj
     """Run `postqa ask --json` in a fresh interpreter; report the answer and which heavy modules it loaded."""
     code = ("import json, sys\nfrom postqa.interfaces.cli import main\n"
             f"rc = main(['ask', '--json', '--config', {str(config)!r}, {QUESTION!r}])\n"
-            f"print(json.dumps({{'rc': rc, 'loaded': [m for m in {HEAVY!r} if m in sys.modules]}}))\n")
+            f"print(json.dumps({{'rc': rc, 'loaded': [m for m in {HEAVY!r} if m in sys.modules],\n"
+            f"                  'interfaces': [m for m in {OTHER_INTERFACES!r} if m in sys.modules]}}))\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + str(ROOT), "HF_HUB_OFFLINE": "1",
            "TRANSFORMERS_OFFLINE": "1", "OMP_NUM_THREADS": "1", **env_extra}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300,
@@ -69,7 +72,7 @@ def test_ask_with_hash_embedder_imports_no_torch_or_llama_index(tmp_path: Path, 
     ingest(settings)
     config = _write_config(tmp_path / "postqa.toml", corpus_dir, tmp_path / "vectorstore", "hash", "dim = 256\n")
     result = _ask_in_subprocess(config, {})
-    assert result["rc"] == 0 and result["loaded"] == []
+    assert result["rc"] == 0 and result["loaded"] == [] and result["interfaces"] == []
     assert "Zhang Yongping" in str(result["answer"])
 
 
@@ -187,7 +190,7 @@ def test_ask_with_onnx_serves_the_sentence_transformers_index_without_torch(
     store = real_settings.paths.vectorstore
     config = _write_config(tmp_path / "postqa.toml", CORPUS, store, "auto")
     result = _ask_in_subprocess(config, {"POSTQA_MODELS_DIR": str(onnx_models)})
-    assert result["rc"] == 0 and result["loaded"] == [], result["loaded"]
+    assert result["rc"] == 0 and result["loaded"] == [] and result["interfaces"] == [], result
     answer = result["answer"]
     # the same index, the same vectors: the same answer and citations as sentence-transformers gives
     assert isinstance(answer, dict) and answer["answer"] == expected.text

@@ -205,6 +205,9 @@ def cmd_indexes(args: argparse.Namespace) -> int:
 # dependencies only inside the command it runs.
 COMMAND_MODULES = ("postqa.interfaces.web", "postqa.interfaces.evaluation", "postqa.interfaces.who",
                    "postqa.interfaces.feedback", "postqa.interfaces.articles")
+# The commands this module defines itself: running one of them needs none of the modules above (importing
+# the web package and the evaluation package costs start-up time that `ask` and `status` would pay for nothing).
+BUILTIN_COMMANDS = frozenset({"ingest", "ask", "status", "indexes"})
 
 
 def _add_ingest(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -246,7 +249,9 @@ def _add_ask(sub: Any, common: argparse.ArgumentParser) -> None:
     p.set_defaults(func=cmd_ask)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line. Given the ``command`` about to run (the first word of the arguments), only the
+    interface modules up to the one that defines it are imported: none for a built-in command."""
     parser = argparse.ArgumentParser(
         prog="postqa", description="Answers questions about China Post news with cited passages, offline.",
         epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -268,6 +273,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_indexes)
 
+    if command in BUILTIN_COMMANDS:
+        return parser
     import importlib
 
     for name in COMMAND_MODULES:
@@ -278,11 +285,14 @@ def build_parser() -> argparse.ArgumentParser:
                 raise
             continue
         module.register_cli(sub, common)
+        if command is not None and command in sub.choices:
+            break  # the command is known: the modules after this one are not needed to run it
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(argv[0] if argv else None)  # options before the command are only -h/--version
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
