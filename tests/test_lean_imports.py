@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from typing import Any
 
 from tests.conftest import ROOT
 
@@ -51,3 +52,100 @@ def test_gradio_imports_lean_with_the_same_docs_and_leaves_no_hook() -> None:
         "                  'templated': '{{' in doc, 'named': 'Textbox' in doc, 'env': __import__('os').environ\n"
         "                  .get('GRADIO_ANALYTICS_ENABLED'), 'again': import_gradio() is gr}))\n")
     assert got == {"hook_left": False, "templated": False, "named": True, "env": "False", "again": True}
+
+
+_CHROMA_SURVEY = (
+    "import json, sys, tempfile\n"
+    "def make(chromadb):\n"
+    "    return chromadb.PersistentClient(path=tempfile.mkdtemp(), settings=chromadb.config.Settings(\n"
+    "        anonymized_telemetry=False, allow_reset=False))\n"
+    "if LEAN:\n"
+    "    from postqa.index.lean_chroma import open_client\n"
+    "    client = open_client(make)\n"
+    "else:\n"
+    "    import chromadb\n"
+    "    client = make(chromadb)\n"
+    "col = client.get_or_create_collection('probe', embedding_function=None,\n"
+    "                                      configuration={'hnsw': {'space': 'cosine'}})\n"
+    "col.add(ids=['a', 'b'], embeddings=[[1.0, 0.0], [0.0, 1.0]], documents=['x', 'y'])\n"
+    "hits = col.query(query_embeddings=[[0.9, 0.1]], n_results=2)['ids']\n"
+    "methods = {}\n"
+    "for name, mod in list(sys.modules.items()):\n"
+    "    if not name.startswith('chromadb') or mod is None:\n"
+    "        continue\n"
+    "    for cls in [v for v in vars(mod).values() if isinstance(v, type) and v.__module__ == name]:\n"
+    "        for attr, f in vars(cls).items():\n"
+    "            f = getattr(f, '__func__', None) or getattr(f, 'fget', None) or f\n"
+    "            if callable(f):\n"
+    "                methods[f'{name}.{cls.__qualname__}.{attr}'] = [f.__doc__, bool(getattr(f, '__override__', 0))]\n"
+    "exporter = None\n"
+    "if LEAN:\n"
+    "    from chromadb.telemetry import opentelemetry as tel\n"
+    "    loaded_before = 'grpc' in sys.modules\n"
+    "    made = tel.OTLPSpanExporter(endpoint='http://127.0.0.1:9')\n"
+    "    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter\n"
+    "    exporter = [loaded_before, type(made) is OTLPSpanExporter, isinstance(OTLPSpanExporter, type)]\n"
+    "print(json.dumps({'hits': hits, 'methods': methods, 'exporter': exporter,\n"
+    "                  'overrides': sum(v[1] for v in methods.values())}))\n")
+
+
+def test_chromadb_imports_lean_with_the_same_classes_and_a_working_store() -> None:
+    real = _run("LEAN = False\n" + _CHROMA_SURVEY)
+    lean = _run("LEAN = True\n" + _CHROMA_SURVEY)
+    assert lean["hits"] == real["hits"] == [["a", "b"]]
+    assert real["overrides"] > 100  # chromadb's @override methods, each still marked (EnforceOverrides needs it)
+    assert lean["methods"] == real["methods"]  # docstrings copied from the base methods as the real decorator does
+    # the OTLP exporter (grpc) was not imported; the stand-in makes a real one when asked, then the module is real
+    assert lean["exporter"] == [False, True, True]
+
+
+_CLASSES = '''
+from typing import final
+
+class Base:
+    def run(self, x: int) -> int:
+        "Base doc."
+        return x
+
+    @final
+    def stop(self) -> None:
+        return None
+
+Base.stop.__final__ = True  # what overrides' own @final marks
+
+class Child(Base):
+    @override
+    def run(self, x: int) -> int:
+        return x + 1
+
+    @override(check_signature=False)
+    def __repr__(self) -> str:
+        return "Child"
+'''
+_ORPHAN = "class Orphan(Base):\n    @override\n    def walk(self) -> None:\n        return None\n"
+_FINAL = "class Opened(Base):\n    @override\n    def stop(self) -> None:\n        return None\n"
+
+
+def _define(override: object, extra: str = "") -> dict[str, object]:
+    """The classes above defined with ``override`` (module-level class statements, as the decorator needs)."""
+    namespace: dict[str, object] = {"override": override, "__name__": "probe_classes"}
+    exec(compile(_CLASSES + extra, "<classes>", "exec"), namespace)  # noqa: S102
+    return namespace
+
+
+def test_the_light_override_keeps_the_decorators_errors_and_docstrings() -> None:
+    import importlib
+
+    import pytest
+
+    from postqa.index.lean_chroma import _Overrides
+
+    real = importlib.import_module("overrides").override
+    for override in (real, _Overrides(importlib.import_module("overrides.overrides")).override):
+        child: Any = _define(override)["Child"]
+        assert repr(child()) == "Child" and child().run(1) == 2
+        assert child.run.__doc__ == "Base doc." and child.run.__override__
+        with pytest.raises(TypeError, match="No super class method found"):
+            _define(override, _ORPHAN)
+        with pytest.raises(TypeError, match="is finalized"):
+            _define(override, _FINAL)

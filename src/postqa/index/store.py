@@ -158,6 +158,10 @@ def stored_from_records(records: Sequence[tuple[str, dict[str, Any]]]) -> dict[s
     return {aid: _stored_from(aid, e) for aid, e in acc.items()}
 
 
+def _chroma_settings(chromadb: Any) -> Any:
+    return chromadb.config.Settings(anonymized_telemetry=False, allow_reset=False)
+
+
 class ChromaStore:
     """A Chroma client (embedded under ``vectorstore/chroma`` or a ``chroma run`` server)."""
 
@@ -183,25 +187,24 @@ class ChromaStore:
         return self._client
 
     def _open_embedded(self) -> Any:
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+        from postqa.index.lean_chroma import open_client
 
         (self.path / "chroma").mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(self.path / "chroma"),
-                                         settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False))
+        return open_client(lambda chromadb: chromadb.PersistentClient(
+            path=str(self.path / "chroma"), settings=_chroma_settings(chromadb)))
 
     def _connect(self) -> Any:
         """An HttpClient whose every request is bounded by ``store.timeout``. chromadb's constructor already
         talks to the server without any timeout (a server that accepts but never replies hangs it forever),
         so the server is probed first with the timeout, and the constructor runs under the same deadline."""
-        import chromadb
-        from chromadb.config import Settings as ChromaSettings
+        from postqa.index.lean_chroma import import_chromadb
 
         timeout = self.settings.timeout
         probe_server(self.settings.host, self.settings.port, timeout)
+        chromadb = import_chromadb()
         client = run_with_deadline(
             lambda: chromadb.HttpClient(host=self.settings.host, port=self.settings.port,
-                                        settings=ChromaSettings(anonymized_telemetry=False, allow_reset=False)),
+                                        settings=_chroma_settings(chromadb)),
             timeout, "connecting")
         _apply_http_timeout(client, timeout)
         client.heartbeat()
