@@ -98,3 +98,26 @@ def test_people_and_roles(analyser: Analyser, sentence: str, name: str, role: st
     assert [a.span_text(p) for p in found] == [name]
     r = role_of(a, found[0], set(range(found[0].start, found[0].end)))
     assert r is not None and a.span_text(r) == role
+
+
+def test_the_pipeline_loads_with_the_same_tokenizer_vocabulary_and_analyses_as_spacy_load() -> None:
+    """postqa's load starts from an empty tokenizer that the pipeline's file then fills (nlp.pipeline): the
+    result must be the pipeline spaCy's own load gives (both fresh: analysing text grows the vocabulary)."""
+    from postqa.nlp.analysis import from_doc
+    from postqa.nlp.pipeline import DEFAULT_MODEL, TOKENIZER_FROM_DISK, _fingerprint, _load, import_spacy
+
+    ours = _load(DEFAULT_MODEL)
+    assert ours.config["nlp"]["tokenizer"]["@tokenizers"] == TOKENIZER_FROM_DISK  # the lean path was taken
+    plain = import_spacy().load(DEFAULT_MODEL)
+    assert ours.tokenizer.to_bytes() == plain.tokenizer.to_bytes()
+    assert ours.vocab.to_bytes() == plain.vocab.to_bytes()
+
+    def lexemes(nlp: object) -> list[tuple[object, ...]]:
+        return sorted((lex.orth_, lex.norm_, int(lex.flags), lex.prefix_, lex.suffix_, lex.shape_, lex.is_stop)
+                      for lex in nlp.vocab)  # type: ignore[attr-defined]
+
+    assert lexemes(ours) == lexemes(plain)
+    assert _fingerprint(ours) == _fingerprint(plain)  # stored analyses stay valid
+    texts = [TEXT, "Who presided over the Xinhua meeting?", "U.S. e-commerce sales rose 3.5% in Q1 2020 (y/y)!",
+             "Mr. Kang didn't say; see https://example.com/a?b=1 or mail info@example.com at 10:30 a.m."]
+    assert [from_doc(d) for d in ours.pipe(texts)] == [from_doc(d) for d in plain.pipe(texts)]

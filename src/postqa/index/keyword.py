@@ -9,11 +9,13 @@ from array import array
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import Stemmer
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy is imported where an index is built or loaded: `tokenize` users never need it
+    from scipy import sparse
 
 from postqa.core.atomic import atomic_write
 
@@ -109,6 +111,8 @@ class BM25Index:
         idf = np.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
         denom = tf + k1 * (1.0 - b + b * lengths[col_idx] / max(avgdl, 1e-9)) if len(tf) else tf
         vals = idf[row_idx] * tf * (k1 + 1.0) / denom if len(tf) else tf
+        from scipy import sparse
+
         mat = sparse.csr_matrix((vals, (row_idx, col_idx)), shape=(len(vocab), n_docs), dtype=np.float32)
         return cls(list(ids), vocab, mat, fingerprint, k1, b)
 
@@ -151,6 +155,8 @@ class BM25Index:
     def load(cls, path: Path) -> BM25Index | None:
         """The saved index, or None when there is none, it cannot be read, or another tokenizer built it
         (then rebuild it)."""
+        from scipy import sparse
+
         try:
             with np.load(path, allow_pickle=False) as z:
                 header = json.loads(bytes(z["header"]).decode("utf-8"))

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
 K1, B = 1.2, 0.75
 _ARRAYS = ("indptr", "docs", "tf", "impact", "rowids", "lengths")
@@ -73,6 +72,8 @@ class Segment:
     @staticmethod
     def from_coo(terms: list[str], rows: np.ndarray, cols: np.ndarray, tf: np.ndarray, rowids: np.ndarray,
                  lengths: np.ndarray, avgdl: float) -> Segment:
+        from scipy import sparse  # only to build a segment: queries read the arrays (no scipy at start-up)
+
         mat = sparse.csr_matrix((tf, (rows, cols)), shape=(len(terms), len(rowids)), dtype=np.float32)
         mat.sort_indices()
         docs = mat.indices.astype(np.int32)
