@@ -24,6 +24,7 @@ from postqa.answering.timeexpr import (
     without_expression,
 )
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit, SearchFilter
+from postqa.index import catalog
 from postqa.index.catalog import article_rows
 from postqa.index.chunking import split_sentences
 from postqa.index.indexer import load_keyword_index
@@ -418,6 +419,48 @@ class Assistant:
         except sqlite3.Error:
             pass  # an unreadable catalogue: the scan below still lists them (the next ingest rebuilds it)
         return article_rows(self.index.stored_articles().values())
+
+    def _ledger(self) -> Ledger | None:
+        try:
+            return self.keyword()
+        except sqlite3.Error:
+            return None
+
+    def article_page(self, words: Sequence[str] = (), start: str = "", end: str = "", limit: int = 200,
+                     offset: int = 0) -> tuple[list[dict[str, Any]], int, int]:
+        """(one page of the articles whose title has every word and whose date is within [start, end], newest
+        first; how many match; how many there are): a LIMIT/OFFSET query of the catalogue, which is not read
+        whole (see ``index.catalog.page_rows``); without one, the rows of ``articles`` filtered alike."""
+        ledger = self._ledger()
+        if ledger is not None:
+            try:
+                return catalog.page_rows(ledger, words, start, end, limit, offset)
+            except sqlite3.Error:
+                pass
+        rows = self.articles()
+        found = [r for r in rows if catalog.row_matches(r, words, start, end)]
+        return found[max(0, offset):max(0, offset) + max(0, limit)], len(found), len(rows)
+
+    def article_row(self, article_id: str) -> dict[str, Any] | None:
+        """One article's row (title, date, url, warnings, ...), or None when the index does not list it."""
+        ledger = self._ledger()
+        if ledger is not None:
+            try:
+                return catalog.row_of(ledger, article_id)
+            except sqlite3.Error:
+                pass
+        return next((r for r in self.articles() if r["id"] == article_id), None)
+
+    def article_choices(self) -> list[dict[str, Any]]:
+        """Every article's id, title and date, newest first (the web chat's article filter), read as three
+        columns of the catalogue; ``articles`` when there is none."""
+        ledger = self._ledger()
+        if ledger is not None:
+            try:
+                return catalog.choices(ledger)
+            except sqlite3.Error:
+                pass
+        return self.articles()
 
     def article(self, article_id: str) -> Article | None:
         """The whole indexed article, its text put back together from the stored chunks (their offsets into

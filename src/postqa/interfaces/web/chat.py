@@ -14,6 +14,7 @@ from typing import Any
 from postqa.core.config import Settings
 from postqa.core.errors import PostqaError, StoreUnavailableError
 from postqa.core.types import Answer, SearchFilter
+from postqa.index.catalog import row_matches, title_words
 from postqa.interfaces.web.render import (
     answer_markdown,
     article_html,
@@ -35,6 +36,7 @@ EXAMPLES = (
     "When did China Post and Xinhua start strategic cooperation V2.0?",
 )
 MAX_HISTORY = 10  # earlier questions kept per conversation for follow-ups
+BROWSE_ROWS = 200  # articles the Browse list shows (one page of the catalogue); "narrow the search" beyond
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -172,9 +174,11 @@ class ChatService:
         return [_CONTROL.sub(" ", q)[:200] for q in found] or list(EXAMPLES)
 
     def articles(self) -> list[tuple[str, str]]:
-        """(label, id) choices for the article filter, newest first."""
+        """(label, id) choices for the article filter, newest first (id, title and date only: the assistant's
+        ``article_choices`` when it has it, not every article's whole record)."""
         try:
-            arts = self.holder.get().articles()
+            assistant = self.holder.get()
+            arts = getattr(assistant, "article_choices", assistant.articles)()
         except Exception:  # noqa: BLE001 - the status line already says why
             return []
         return [(f"{a['date'] or 'undated'} · {_CONTROL.sub(' ', a['title'])[:120]}", a["id"]) for a in arts]
@@ -193,7 +197,7 @@ class ChatService:
         if found is None:
             return ('<div class="pq-article"><p class="pq-empty">That article is not in the index (it may have '
                     "been removed by a later ingest).</p></div>")
-        row = self.rows().get(found.id, {})
+        row = self.row(found.id)
         if row.get("url") and not found.url:
             found = replace(found, url=str(row["url"]))
         return article_html(found, start, length, span, self.warnings(found.id))
@@ -210,25 +214,37 @@ class ChatService:
             self._rows = (time.monotonic(), rows)
         return rows
 
+    def row(self, article_id: str) -> dict[str, Any]:
+        """One article's row: the assistant's ``article_row`` (one catalogue lookup) when it has it, else
+        from ``rows``; {} when unknown or unreadable."""
+        try:
+            one = getattr(self.holder.get(), "article_row", None)
+            if one is not None:
+                return dict(one(article_id) or {})
+        except Exception:  # noqa: BLE001 - the article view still shows the text
+            return {}
+        return self.rows().get(article_id, {})
+
     def warnings(self, article_id: str) -> list[str]:
         """The reader's parse warnings for an article, when the index records them."""
-        return [str(w) for w in self.rows().get(article_id, {}).get("warnings") or []]
+        return [str(w) for w in self.row(article_id).get("warnings") or []]
 
     def browse(self, title: str = "", date_from: str = "", date_to: str = "") -> str:
-        """The Browse list filtered by a title search (every word, any case) and a date range."""
+        """The Browse list filtered by a title search (every word, any case) and a date range: one page of
+        the catalogue (``Assistant.article_page``), never all of it."""
         try:
             start, end = parse_date_field("from", date_from), parse_date_field("to", date_to)
-            arts = self.holder.get().articles()
+            first, last = start.isoformat() if start else "", end.isoformat() if end else ""
+            rows, matching, total = self._page(title_words(title), first, last, BROWSE_ROWS)
         except PostqaError as err:
             return f'<div class="pq-browse"><p class="pq-empty">{escape_text(str(err))}</p></div>'
-        words = [w for w in re.split(r"\s+", (title or "").lower()) if w][:20]
-        rows = []
-        for a in arts:
-            d = a.get("date") or ""
-            if (start or end) and not d:
-                continue
-            if (start and d < start.isoformat()) or (end and d > end.isoformat()):
-                continue
-            if all(w in (a.get("title") or "").lower() for w in words):
-                rows.append(a)
-        return browse_html(rows, len(arts))
+        return browse_html(rows, total, BROWSE_ROWS, matching=matching)
+
+    def _page(self, words: list[str], start: str, end: str, limit: int) -> tuple[list[dict[str, Any]], int, int]:
+        assistant = self.holder.get()
+        page = getattr(assistant, "article_page", None)
+        if page is not None:
+            return page(words, start, end, limit)  # type: ignore[no-any-return]
+        arts = assistant.articles()  # an assistant without pages (a stand-in): filter its whole list
+        found = [a for a in arts if row_matches(a, words, start, end)]
+        return found[:limit], len(found), len(arts)

@@ -200,8 +200,10 @@ def error_markdown(message: str) -> str:
     return f"**Cannot answer:** {escape_markdown(message)}"
 
 
-def browse_html(rows: Sequence[dict[str, Any]], total: int, limit: int = 200) -> str:
-    """The Browse list: title (cut; full on hover), date and warnings per article, each opening the article."""
+def browse_html(rows: Sequence[dict[str, Any]], total: int, limit: int = 200, matching: int | None = None) -> str:
+    """The Browse list: title (cut; full on hover), date and warnings per article, each opening the article.
+    ``matching``: how many articles match when ``rows`` is only the first page of them (default: all given)."""
+    count = len(rows) if matching is None else matching
     if not rows:
         return f'<div class="pq-browse"><p class="pq-empty">No article matches (of {total:,}).</p></div>'
     items = []
@@ -213,7 +215,7 @@ def browse_html(rows: Sequence[dict[str, Any]], total: int, limit: int = 200) ->
         items.append(f'<li class="pq-row"><a class="pq-open" {_open_attrs(str(r["id"]))} title="{title}">'
                      f"{escape_text(clip(r.get('title') or '', MAX_TITLE)) or '(untitled)'}</a> "
                      f'<time>{escape_text(r.get("date") or "undated")}</time>{warn}</li>')
-    more = f"<p class=\"pq-empty\">Showing {limit:,} of {len(rows):,}; narrow the search.</p>" \
-        if len(rows) > limit else ""
-    return (f'<div class="pq-browse"><p class="pq-count">{len(rows):,} of {total:,} articles</p>'
+    more = f"<p class=\"pq-empty\">Showing {limit:,} of {count:,}; narrow the search.</p>" \
+        if count > limit else ""
+    return (f'<div class="pq-browse"><p class="pq-count">{count:,} of {total:,} articles</p>'
             f'<ol class="pq-rows">{"".join(items)}</ol>{more}</div>')
