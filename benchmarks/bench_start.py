@@ -3,6 +3,9 @@ start to the web chat's first answer, with the sentence-transformers provider (b
 provider (after), alternated in the same run. Also `postqa status`, and which imports the ONNX path pays.
 
     nice -n 10 .venv/bin/python benchmarks/bench_start.py --runs 5 --serve-runs 3
+    # this tree against another checkout (CPU seconds from the same run; ONNX only, no web chat):
+    nice -n 10 .venv/bin/python benchmarks/bench_start.py --runs 5 --serve-runs 0 --providers onnx \
+        --versus /path/to/other/checkout/src
 
 The store is the bundled corpus/ ingested once under --workdir (never the repo); the ONNX export is the one
 `scripts/setup.sh` made under models/ (made here if missing). Every process is a fresh interpreter, so each
@@ -31,8 +34,9 @@ HEAVY = ("torch", "sentence_transformers", "transformers", "llama_index", "spacy
          "tokenizers", "chromadb", "scipy")
 
 
-def _env(provider: str) -> dict[str, str]:
-    return {**os.environ, "PYTHONPATH": str(REPO / "src"), "POSTQA_EMBEDDING__PROVIDER": provider,
+def _env(provider: str, src: Path = REPO / "src") -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": str(src), "POSTQA_EMBEDDING__PROVIDER": provider,
+            "POSTQA_MODELS_DIR": str(REPO / "models"),  # one export for every tree compared
             "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
             "HF_HUB_DISABLE_TELEMETRY": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -65,11 +69,13 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def time_command(args: list[str], provider: str, timeout: float = 300) -> tuple[float, float, str]:
+def time_command(args: list[str], provider: str, timeout: float = 300,
+                 src: Path = REPO / "src") -> tuple[float, float, str]:
     """(wall seconds, CPU seconds, stdout) of one fresh process: on a shared machine the CPU seconds are what
     an idle machine's wall time would be close to (the path is single-threaded apart from the encoder)."""
     c0, t0 = _children_cpu(), time.perf_counter()
-    out = subprocess.run(args, env=_env(provider), capture_output=True, text=True, timeout=timeout, check=False)
+    out = subprocess.run(args, env=_env(provider, src), capture_output=True, text=True, timeout=timeout,
+                         check=False)
     seconds, cpu = time.perf_counter() - t0, _children_cpu() - c0
     if out.returncode != 0:
         raise RuntimeError(f"{' '.join(args)} failed ({provider}): {out.stderr[-1000:]}")
@@ -125,6 +131,14 @@ def time_serve(config: Path, provider: str, port: int, timeout: float = 180) -> 
             proc.kill()
 
 
+def _rev(src: Path) -> str:
+    """The short commit of the checkout a src folder belongs to (with + when it has uncommitted changes)."""
+    def git(*a: str) -> str:
+        return subprocess.run(["git", "-C", str(src), *a], capture_output=True, text=True, check=False).stdout.strip()
+
+    return (git("rev-parse", "--short", "HEAD") or str(src)) + ("+" if git("status", "--porcelain", "--", ".") else "")
+
+
 def _row(name: str, provider: str, times: list[tuple[float, float]], target: str) -> dict[str, Any]:
     wall, cpu = [t[0] for t in times], [t[1] for t in times]
     return {"command": name, "provider": provider, "runs": len(times),
@@ -140,29 +154,37 @@ def main() -> None:
     ap.add_argument("--serve-runs", type=int, default=3, help="0 skips the web chat")
     ap.add_argument("--port", type=int, default=7891)
     ap.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "bench_start.json")
+    ap.add_argument("--providers", nargs="+", choices=PROVIDERS, default=list(PROVIDERS))
+    ap.add_argument("--versus", type=Path, metavar="SRC",
+                    help="also time `ask` and `status` (ONNX) with this src folder (another checkout's, e.g. "
+                         "main's), alternated with this tree's in the same run")
     args = ap.parse_args()
 
     info = machine()
     config = prepare(args.workdir, args.corpus.resolve())
     times: dict[tuple[str, str], list[tuple[float, float]]] = {}
     answers: dict[str, str] = {}
-    for _ in range(args.runs):  # alternate providers so that a change in load hits both alike
-        for provider in PROVIDERS:
-            wall, cpu, out = time_command(_cli("ask", "--config", str(config), QUESTION), provider)
-            times.setdefault(("ask", provider), []).append((wall, cpu))
-            answers[provider] = out.splitlines()[0] if out else ""
-            wall, cpu, _ = time_command(_cli("status", "--config", str(config)), provider)
-            times.setdefault(("status", provider), []).append((wall, cpu))
+    runs = [(p, p, REPO / "src") for p in args.providers]
+    if args.versus is not None:  # ONNX with this tree and with the other, labelled by their commits
+        runs = [r for r in runs if r[0] != "onnx"] + [
+            ("onnx", f"onnx @ {_rev(src)}", src) for src in (REPO / "src", args.versus.resolve())]
+    for _ in range(args.runs):  # alternate providers (and trees) so that a change in load hits all alike
+        for provider, label, src in runs:
+            wall, cpu, out = time_command(_cli("ask", "--config", str(config), QUESTION), provider, src=src)
+            times.setdefault(("ask", label), []).append((wall, cpu))
+            answers[label] = out.splitlines()[0] if out else ""
+            wall, cpu, _ = time_command(_cli("status", "--config", str(config)), provider, src=src)
+            times.setdefault(("status", label), []).append((wall, cpu))
     for i in range(args.serve_runs):
-        for provider in PROVIDERS:
+        for provider in args.providers:
             times.setdefault(("serve: first answer", provider), []).append(
                 time_serve(config, provider, args.port + i))
     targets = {"ask": "<= 2.5 s", "status": "", "serve: first answer": "<= 5 s"}
-    rows = [_row(cmd, prov, t, targets[cmd] if prov == "onnx" else "") for (cmd, prov), t in times.items()]
-    imports = [imports_of_ask(config, p) for p in PROVIDERS]
+    rows = [_row(cmd, prov, t, targets[cmd] if prov.startswith("onnx") else "") for (cmd, prov), t in times.items()]
+    imports = [imports_of_ask(config, p) for p in args.providers]
     same = len(set(answers.values())) == 1
     print(f"\nmachine: {info['cpu']}, {info['nproc']} cores, load {info['loadavg_at_start']} -> {loadavg()}")
-    print(f"same answer from both providers: {same} ({answers.get('onnx', '')!r})\n")
+    print(f"same answer from every run: {same} ({next(iter(answers.values()), '')!r})\n")
     print(table(rows, ["command", "provider", "runs", "median wall s", "min wall s", "max wall s", "median CPU s",
                        "target"],
                 "Cold start: process start to printed answer"))

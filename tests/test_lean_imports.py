@@ -84,7 +84,10 @@ _CHROMA_SURVEY = (
     "    loaded_before = 'grpc' in sys.modules\n"
     "    made = tel.OTLPSpanExporter(endpoint='http://127.0.0.1:9')\n"
     "    from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter\n"
-    "    exporter = [loaded_before, type(made) is OTLPSpanExporter, isinstance(OTLPSpanExporter, type)]\n"
+    "    cli = [m in sys.modules for m in ('click', 'rich', 'pygments')]\n"
+    "    import httpx, httpx._main\n"
+    "    exporter = [loaded_before, type(made) is OTLPSpanExporter, isinstance(OTLPSpanExporter, type), cli,\n"
+    "                callable(httpx.main), 'click' in sys.modules]\n"
     "print(json.dumps({'hits': hits, 'methods': methods, 'exporter': exporter,\n"
     "                  'overrides': sum(v[1] for v in methods.values())}))\n")
 
@@ -95,8 +98,9 @@ def test_chromadb_imports_lean_with_the_same_classes_and_a_working_store() -> No
     assert lean["hits"] == real["hits"] == [["a", "b"]]
     assert real["overrides"] > 100  # chromadb's @override methods, each still marked (EnforceOverrides needs it)
     assert lean["methods"] == real["methods"]  # docstrings copied from the base methods as the real decorator does
-    # the OTLP exporter (grpc) was not imported; the stand-in makes a real one when asked, then the module is real
-    assert lean["exporter"] == [False, True, True]
+    # the OTLP exporter (grpc) and httpx's command line (click, rich) were not imported; the stand-ins make the
+    # real ones when called, and a later import gets the real modules
+    assert lean["exporter"] == [False, True, True, [False, False, False], True, True]
 
 
 _CLASSES = '''

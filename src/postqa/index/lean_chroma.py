@@ -1,5 +1,5 @@
-"""Import chromadb (and open its client) without two costs of its import that postqa's store never uses:
-about 0.4 of the 0.8 CPU-seconds that ``import chromadb`` takes here, the largest single part of `postqa ask`.
+"""Import chromadb (and open its client) without the parts of its import that postqa's store never uses:
+about 0.3 of the 0.8 CPU-seconds that ``import chromadb`` takes here, the largest single part of `postqa ask`.
 
 - ``overrides``: chromadb marks ~160 methods ``@override``; at class creation the decorator finds the base
   classes by disassembling the defining module's bytecode (once per method) and checks that the signatures
@@ -14,7 +14,8 @@ about 0.4 of the 0.8 CPU-seconds that ``import chromadb`` takes here, the larges
   chromadb's telemetry imports the exporter class at import time and constructs it only when an OTel
   collection endpoint is configured. While chromadb is imported, that one name is a stand-in that imports
   the real exporter module when it is first called (and returns the real exporter); the real module is what
-  any later import gets.
+  any later import gets. The same for ``httpx.main``, httpx's command line (it imports click, rich and
+  pygments), which ``httpx/__init__`` imports and nothing here runs.
 
 Nothing is changed when chromadb is already imported, and nothing outside the window: the hooks are
 installed for the duration of the import (and client creation) only, and are a no-op when the names they
@@ -36,8 +37,10 @@ from types import CodeType, FrameType, ModuleType
 from typing import Any
 
 _LOCK = threading.RLock()
-_OTLP_MODULE = "opentelemetry.exporter.otlp.proto.grpc.trace_exporter"
-_OTLP_NAMES = ("OTLPSpanExporter",)
+# modules imported for one name each that chromadb's import never calls: the OTLP exporter class, and the
+# command line of httpx (click, rich, pygments), which ``httpx/__init__`` imports as ``httpx.main``
+_STAND_INS = {"opentelemetry.exporter.otlp.proto.grpc.trace_exporter": ("OTLPSpanExporter",),
+              "httpx._main": ("main",)}
 _OVERRIDES_PRIVATE = ("_get_base_class_names", "_get_base_class", "_validate_method")
 
 
@@ -113,8 +116,9 @@ def _light_overrides() -> Iterator[None]:
             setattr(package, n, real)
 
 
-class _DeferredClass:
-    """Stands for a class of a module not imported yet: calling it imports the module and calls the class."""
+class _Deferred:
+    """Stands for a class or function of a module not imported yet: calling it imports the module and calls
+    the real one."""
 
     def __init__(self, module: str, name: str) -> None:
         self._module, self._name = module, name
@@ -131,7 +135,7 @@ class _DeferredClass:
 
 
 class _StandInModule(ModuleType):
-    """``from <module> import <name>`` gives a ``_DeferredClass`` for the names it stands for; any other
+    """``from <module> import <name>`` gives a ``_Deferred`` for the names it stands for; any other
     attribute imports the real module (and replaces the stand-in in ``sys.modules``)."""
 
     def __init__(self, name: str, deferred: Sequence[str]) -> None:
@@ -140,7 +144,7 @@ class _StandInModule(ModuleType):
 
     def __getattr__(self, attr: str) -> Any:
         if attr in self._postqa_names:
-            return _DeferredClass(self.__name__, attr)
+            return _Deferred(self.__name__, attr)
         if attr.startswith("__"):
             raise AttributeError(attr)
         if sys.modules.get(self.__name__) is self:
@@ -149,24 +153,25 @@ class _StandInModule(ModuleType):
 
 
 @contextmanager
-def _deferred_exporter() -> Iterator[None]:
-    if _OTLP_MODULE in sys.modules or importlib.util.find_spec(_OTLP_MODULE.split(".")[0]) is None:
-        yield
-        return
-    stand_in = _StandInModule(_OTLP_MODULE, _OTLP_NAMES)
-    sys.modules[_OTLP_MODULE] = stand_in
+def _stand_ins() -> Iterator[None]:
+    placed = {}
+    for name, names in _STAND_INS.items():
+        top = name.split(".")[0]
+        if top not in sys.modules and name not in sys.modules and importlib.util.find_spec(top) is not None:
+            placed[name] = sys.modules[name] = _StandInModule(name, names)
     try:
         yield
     finally:
-        if sys.modules.get(_OTLP_MODULE) is stand_in:
-            del sys.modules[_OTLP_MODULE]  # a later import gets the real module
+        for name, stand_in in placed.items():
+            if sys.modules.get(name) is stand_in:
+                del sys.modules[name]  # a later import gets the real module
 
 
 @contextmanager
 def lean_chromadb() -> Iterator[None]:
     """While active, chromadb's modules are imported the lean way (see the module docstring). Wrap both
     ``import chromadb`` and the client's creation (which imports more of chromadb)."""
-    with _LOCK, _light_overrides(), _deferred_exporter():
+    with _LOCK, _light_overrides(), _stand_ins():
         yield
 
 
