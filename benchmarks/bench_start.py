@@ -3,8 +3,8 @@ start to the web chat's first answer, with the sentence-transformers provider (b
 provider (after), alternated in the same run. Also `postqa status`, and which imports the ONNX path pays.
 
     nice -n 10 .venv/bin/python benchmarks/bench_start.py --runs 5 --serve-runs 3
-    # this tree against another checkout (CPU seconds from the same run; ONNX only, no web chat):
-    nice -n 10 .venv/bin/python benchmarks/bench_start.py --runs 5 --serve-runs 0 --providers onnx \
+    # this tree against another checkout (CPU seconds from the same run; ONNX only):
+    nice -n 10 .venv/bin/python benchmarks/bench_start.py --runs 5 --serve-runs 3 --providers onnx \
         --versus /path/to/other/checkout/src
 
 The store is the bundled corpus/ ingested once under --workdir (never the repo); the ONNX export is the one
@@ -101,13 +101,14 @@ def imports_of_ask(config: Path, provider: str) -> dict[str, Any]:
             "largest imports (s)": ", ".join(f"{k} {v:.2f}" for k, v in worst)}
 
 
-def time_serve(config: Path, provider: str, port: int, timeout: float = 180) -> tuple[float, float]:
+def time_serve(config: Path, provider: str, port: int, timeout: float = 180,
+               src: Path = REPO / "src") -> tuple[float, float]:
     """(wall, server CPU) seconds from `postqa serve` process start until the chat has answered one question
     over HTTP."""
     from gradio_client import Client
 
     t0 = time.perf_counter()
-    proc = subprocess.Popen(_cli("serve", "--config", str(config), "--port", str(port)), env=_env(provider),
+    proc = subprocess.Popen(_cli("serve", "--config", str(config), "--port", str(port)), env=_env(provider, src),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         while time.perf_counter() - t0 < timeout:
@@ -156,8 +157,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=DEFAULT_RESULTS / "bench_start.json")
     ap.add_argument("--providers", nargs="+", choices=PROVIDERS, default=list(PROVIDERS))
     ap.add_argument("--versus", type=Path, metavar="SRC",
-                    help="also time `ask` and `status` (ONNX) with this src folder (another checkout's, e.g. "
-                         "main's), alternated with this tree's in the same run")
+                    help="also time the ONNX commands with this src folder (another checkout's, e.g. main's), "
+                         "alternated with this tree's in the same run")
     args = ap.parse_args()
 
     info = machine()
@@ -176,9 +177,9 @@ def main() -> None:
             wall, cpu, _ = time_command(_cli("status", "--config", str(config)), provider, src=src)
             times.setdefault(("status", label), []).append((wall, cpu))
     for i in range(args.serve_runs):
-        for provider in args.providers:
-            times.setdefault(("serve: first answer", provider), []).append(
-                time_serve(config, provider, args.port + i))
+        for j, (provider, label, src) in enumerate(runs):
+            times.setdefault(("serve: first answer", label), []).append(
+                time_serve(config, provider, args.port + i * len(runs) + j, src=src))
     targets = {"ask": "<= 2.5 s", "status": "", "serve: first answer": "<= 5 s"}
     rows = [_row(cmd, prov, t, targets[cmd] if prov.startswith("onnx") else "") for (cmd, prov), t in times.items()]
     imports = [imports_of_ask(config, p) for p in args.providers]
