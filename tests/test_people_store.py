@@ -60,6 +60,7 @@ def snapshot(people: PeopleLookup, keys: list[str], article_ids: list[str]) -> d
         "len": len(people), "names": people.names(), "order": people.order(keys + ["nobody"]),
         "display": {k: people.display_of(k) for k in keys},
         "person": {k: (p.to_json() if (p := people.person(k)) else None) for k in keys},
+        "newest": {(k, n): (p.to_json() if (p := people.person(k, n)) else None) for k in keys for n in (1, 2, 3)},
         "roles": {k: people.roles_of(k) for k in keys},
         "mentioned": {k: sorted(people.mentioned_in(k)) for k in keys},
         "mentions": people.mentions_in(article_ids),
@@ -132,6 +133,7 @@ def test_most_cited_ranks_by_articles(tmp_path: Path) -> None:
     ledger.write(lambda db: people_store.replace_articles(db, arts))
     stored, ref = LedgerPeople(ledger.db), PeopleIndex.from_summaries(arts)
     assert stored.most_cited(2) == ref.most_cited(2) == ["Kang Ning", "Li Na"]
+    assert stored.most_cited(1) == ref.most_cited(1) == ["Kang Ning"]
 
 
 # ------------------------------------------------------------------------------------------ through ingest

@@ -69,7 +69,7 @@ class PeopleLookup(Protocol):
     def names(self) -> list[str]: ...
     def most_cited(self, n: int) -> list[str]: ...
     def display_of(self, key: str) -> str: ...
-    def person(self, name: str) -> Person | None: ...
+    def person(self, name: str, max_articles: int | None = None) -> Person | None: ...
     def roles_of(self, key: str) -> list[str]: ...
     def has_title(self, role: str) -> bool: ...
     def holders(self, role: str) -> list[Mention]: ...
@@ -188,9 +188,14 @@ class PeopleIndex:
                 best = (alias, key)
         return best[1] if best else None
 
-    def person(self, name: str) -> Person | None:
+    def person(self, name: str, max_articles: int | None = None) -> Person | None:
+        """Everything known of a person; with ``max_articles`` only their newest that many articles."""
         key = self.resolve(name)
-        return person_of(self.display[key], self.by_name[key]) if key is not None else None
+        if key is None:
+            return None
+        person = person_of(self.display[key], self.by_name[key])
+        person.articles = person.articles[:max_articles]
+        return person
 
     def roles_of(self, key: str) -> list[str]:
         return [m.role for m in self.by_name.get(key, []) if m.role]
@@ -331,7 +336,7 @@ def _citation(n: int, art: dict[str, Any], span: tuple[int, int] | None) -> Cita
 def who_answer(people: PeopleLookup, question: str, name: str, max_citations: int = 8) -> Answer | None:
     """'Kang Ning: Vice President of China Post Group (as of 2020-09-11; also 2019-05-21)', one citation per
     article, newest first. None: the index has no role for that name."""
-    person = people.person(name)
+    person = people.person(name, max_citations)
     if person is None or not person.roles:
         return None
     parts = []

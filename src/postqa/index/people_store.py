@@ -334,24 +334,54 @@ class LedgerPeople:
         return sorted(self.display_of(str(k)) for (k,) in self._rows("SELECT key FROM people_keys"))
 
     def most_cited(self, n: int) -> list[str]:
-        """The ``n`` people named in the most articles, most first (ties by name): the leaders by the articles
-        that hold their name, then ranked exactly by the articles that mention them."""
+        """About the ``n`` people named in the most articles, most first (ties by key): ranked by the articles
+        that name them with a role or hold their name (one aggregate; it counts an article whose only
+        mention of the name is inside another known name, which the in-memory index does not)."""
         top = [str(k) for (k,) in self._rows(
             "SELECT key FROM (SELECT k.key AS key, n.art AS art FROM people_keys k JOIN people_names n "
             "ON n.key_h = k.key_h UNION SELECT key, art FROM people_roles) GROUP BY key "
-            "ORDER BY count(*) DESC, key LIMIT ?", (max(3 * n, 10),))]
-        people = sorted((self.person_by_key(k) for k in top), key=lambda p: (-len(p.articles), p.name))
-        return [p.name for p in people[:n]]
+            "ORDER BY count(*) DESC, key LIMIT ?", (n,))]
+        return [self.display_of(k) for k in top]
 
     # -------------------------------------------------------------------------------- people and roles
 
-    def person_by_key(self, key: str) -> Person:
-        ms = self.mentions_of(key)
-        return person_of(self.display_of(key), ms)
+    def person_by_key(self, key: str, max_articles: int | None = None) -> Person:
+        """The person under ``key``; with ``max_articles``, only their newest that many articles (then only
+        the articles needed are read: newest first until enough mention them)."""
+        if max_articles is None:
+            return person_of(self.display_of(key), self.mentions_of(key))
+        dated = self._rows("SELECT article_id, published FROM people_articles WHERE art IN "
+                           "(SELECT art FROM people_names WHERE key_h = ? UNION SELECT art FROM people_roles "
+                           "WHERE key = ?)", (h64(key), key))
+        newest = [str(a) for a, _ in sorted(dated, key=lambda r: (str(r[1] or ""), str(r[0])), reverse=True)]
+        picked: list[Mention] = []  # the mentions without a role in the newest articles that mention them
+        found: list[str] = []
+        for i in range(0, len(newest), 16):
+            batch = newest[i:i + 16]
+            per: dict[str, list[Mention]] = {}
+            for m in self.mentions_in(batch):
+                if name_key(m.name) == key:
+                    per.setdefault(m.article_id, []).append(m)
+            for aid in batch:
+                if aid in per and len(found) < max_articles:
+                    found.append(aid)
+                    picked += [m for m in per[aid] if not m.role]
+            if len(found) >= max_articles:
+                break
+        person = person_of(self.display_of(key), self._role_mentions("r.key = ?", (key,)) + picked)
+        person.articles = person.articles[:max_articles]
+        return person
 
-    def person(self, name: str) -> Person | None:
+    def person(self, name: str, max_articles: int | None = None) -> Person | None:
         key = self.resolve(name)
-        return self.person_by_key(key) if key is not None else None
+        return self.person_by_key(key, max_articles) if key is not None else None
+
+    def _role_mentions(self, where: str, args: Sequence[Any]) -> list[Mention]:
+        rows = self._rows("SELECT r.name, r.role, r.article_id, a.title, a.published, r.sentence, r.lo, r.hi, "
+                          "r.sentence_start, a.source FROM people_roles r JOIN people_articles a ON a.art = r.art "
+                          f"WHERE {where} ORDER BY r.article_id, r.ord", args)
+        return [Mention(n, r, aid, t, date.fromisoformat(p) if p else None, s, (int(lo), int(hi)), int(st), src)
+                for n, r, aid, t, p, s, lo, hi, st, src in rows]
 
     def roles_of(self, key: str) -> list[str]:
         return [str(r) for (r,) in self._rows("SELECT role FROM people_roles WHERE key = ? ORDER BY article_id, ord",
@@ -362,11 +392,7 @@ class LedgerPeople:
         return bool(title) and bool(self._rows("SELECT 1 FROM people_roles WHERE title = ? LIMIT 1", (title,)))
 
     def holders(self, role: str) -> list[Mention]:
-        rows = self._rows("SELECT r.name, r.role, r.article_id, a.title, a.published, r.sentence, r.lo, r.hi, "
-                          "r.sentence_start, a.source FROM people_roles r JOIN people_articles a ON a.art = r.art "
-                          "WHERE r.title = ? ORDER BY r.article_id, r.ord", (title_of(role),))
-        return holders_among((Mention(n, r, aid, t, date.fromisoformat(p) if p else None, s, (int(lo), int(hi)),
-                                      int(st), src) for n, r, aid, t, p, s, lo, hi, st, src in rows), role)
+        return holders_among(self._role_mentions("r.title = ?", (title_of(role),)), role)
 
     def mentioned_in(self, key: str) -> set[str]:
         return {m.article_id for m in self.mentions_of(key)}

@@ -393,7 +393,7 @@ class Assistant:
         people = self.people_index()
         ranked = people.most_cited(n)  # named in the most articles first (not every person: a million chunks)
         for name in ranked:
-            person = people.person(name)
+            person = people.person(name, 1)  # its roles (all) and newest article: no need to read them all
             if person is None:
                 continue
             role = next((r.role for r in person.roles if " of " in r.role), "")
