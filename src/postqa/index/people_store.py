@@ -185,6 +185,7 @@ class LedgerPeople:
         self._lock = lock or threading.RLock()
         self._arts: OrderedDict[str, ArticlePeople | None] = OrderedDict()
         self._cache = cache
+        self._cited: dict[int, list[str]] = {}
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -194,9 +195,10 @@ class LedgerPeople:
         return int(self._rows("SELECT count(*) FROM people_keys")[0][0])
 
     def forget(self) -> None:
-        """Drop the cached articles (an ingest changed the tables)."""
+        """Drop the cached articles and rankings (an ingest changed the tables)."""
         with self._lock:
             self._arts.clear()
+            self._cited.clear()
 
     # -------------------------------------------------------------------------------- articles
 
@@ -337,11 +339,14 @@ class LedgerPeople:
         """About the ``n`` people named in the most articles, most first (ties by key): ranked by the articles
         that name them with a role or hold their name (one aggregate; it counts an article whose only
         mention of the name is inside another known name, which the in-memory index does not)."""
-        top = [str(k) for (k,) in self._rows(
-            "SELECT key FROM (SELECT k.key AS key, n.art AS art FROM people_keys k JOIN people_names n "
-            "ON n.key_h = k.key_h UNION SELECT key, art FROM people_roles) GROUP BY key "
-            "ORDER BY count(*) DESC, key LIMIT ?", (n,))]
-        return [self.display_of(k) for k in top]
+        with self._lock:
+            if n not in self._cited:  # once per ingest (``forget``): the web chat asks on every page load
+                top = [str(k) for (k,) in self._rows(
+                    "SELECT k.key FROM people_keys k ORDER BY (SELECT count(*) FROM (SELECT art FROM people_names "
+                    "WHERE key_h = k.key_h UNION SELECT art FROM people_roles WHERE key = k.key)) DESC, k.key "
+                    "LIMIT ?", (n,))]
+                self._cited[n] = [self.display_of(k) for k in top]
+            return list(self._cited[n])
 
     # -------------------------------------------------------------------------------- people and roles
 
