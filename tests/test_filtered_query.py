@@ -4,7 +4,9 @@ only when it must (issue 15: the where-clause costs a pass over every chunk's me
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -13,7 +15,9 @@ import pytest
 from postqa.core.config import Settings
 from postqa.core.types import Chunk, SearchFilter
 from postqa.index.embedding import HashEmbedder
-from postqa.index.store import FILTER_PROBE, ChromaIndex, _where, chunk_metadata, where_accepts
+from postqa.index.ledger import Ledger, chunk_row
+from postqa.index.retrieve import HybridRetriever
+from postqa.index.store import FILTER_PROBE, ChromaIndex, _where, chunk_metadata, stored_from_records, where_accepts
 from postqa.service.pipeline import index_spec, open_store
 
 N = 240
@@ -47,9 +51,11 @@ class _Spy:
     def __init__(self, collection: Any) -> None:
         self.collection = collection
         self.wheres: list[Any] = []
+        self.ids: list[Any] = []
 
     def query(self, **kwargs: Any) -> Any:
         self.wheres.append(kwargs.get("where"))
+        self.ids.append(kwargs.get("ids"))
         return self.collection.query(**kwargs)
 
     def __getattr__(self, name: str) -> Any:
@@ -107,3 +113,48 @@ def test_where_accepts_matches_chroma(index: ChromaIndex, flt: SearchFilter) -> 
 def test_where_accepts_refuses_an_operator_it_does_not_know() -> None:
     with pytest.raises(ValueError, match=r"\$ne"):
         where_accepts({"published_int": {"$ne": 0}}, _chunks()[1])
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """The ledger of the same chunks, as an ingest writes it."""
+    chunks = _chunks()
+    metas = [chunk_metadata(c, "h", "test", 2) for c in chunks]
+    led = Ledger.create(tmp_path / "ledger")
+    led.replace(list(stored_from_records([(c.id, m) for c, m in zip(chunks, metas, strict=True)]).values()),
+                [chunk_row(c, m) for c, m in zip(chunks, metas, strict=True)])
+    yield led
+    led.close()
+
+
+@pytest.mark.parametrize("flt", [f for f in FILTERS if f.date_from or f.date_to])
+def test_ledger_dates_keep_what_the_where_clause_keeps(index: ChromaIndex, ledger: Ledger,
+                                                       flt: SearchFilter) -> None:
+    where = _where(flt)
+    assert where is not None
+    found = ledger.dated_chunk_ids(flt.date_from, flt.date_to, N)
+    assert found is not None
+    kept = set(index.collection.get(where=where, include=[])["ids"])
+    among = [cid for cid, aid in found if flt.article_ids is None or aid in flt.article_ids]
+    assert set(among) == kept
+    vec = np.random.default_rng(2).normal(size=DIM).astype(np.float32)
+    assert [c.id for c, _ in index.query(vec, 10, flt, among=among)] == _by_where(index, vec, 10, flt)
+
+
+def test_ledger_dates_give_up_beyond_the_limit(ledger: Ledger) -> None:
+    assert ledger.dated_chunk_ids(None, date(2021, 1, 1), 50) is None
+    assert ledger.dated_chunk_ids(None, None, N) is None
+    few = ledger.dated_chunk_ids(date(2020, 2, 1), date(2020, 2, 3), 50)
+    assert few is not None and sorted(a for _, a in few) == ["a31", "a31", "a32", "a32", "a33", "a33"]
+
+
+def test_retriever_searches_a_short_range_among_its_ids(index: ChromaIndex, ledger: Ledger,
+                                                       hash_settings: Settings) -> None:
+    spy = _Spy(index.collection)
+    index.collection = spy
+    vec = np.random.default_rng(4).normal(size=DIM).astype(np.float32)
+    retriever = HybridRetriever(lambda q: vec, index, lambda: ledger, hash_settings.retrieval)
+    short = SearchFilter(date_from=date(2020, 2, 1), date_to=date(2020, 2, 3))
+    hits = retriever.retrieve("chunk", flt=short, mode="dense")
+    assert spy.ids[-1] is not None and len(spy.ids[-1]) == 6 and spy.wheres[-1] is None
+    assert {h.chunk.article_id for h in hits} <= {"a31", "a32", "a33"} and hits

@@ -18,6 +18,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,7 @@ CREATE TABLE IF NOT EXISTS articles (id TEXT PRIMARY KEY, hash TEXT, origin TEXT
 CREATE TABLE IF NOT EXISTS chunks (rowid INTEGER PRIMARY KEY, id TEXT UNIQUE, article_id TEXT, chunk_hash TEXT,
     article_hash TEXT, text_key TEXT, h1 INT, h2 INT, length INT);
 CREATE INDEX IF NOT EXISTS chunks_article ON chunks (article_id);
+CREATE INDEX IF NOT EXISTS articles_published ON articles (published);
 CREATE TABLE IF NOT EXISTS pending (article_id TEXT PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS segments (seg INTEGER PRIMARY KEY, n_docs INT);
 CREATE TABLE IF NOT EXISTS tombstones (rowid INTEGER PRIMARY KEY);
@@ -215,6 +217,24 @@ class Ledger:
         return [str(c) for (c,) in self.db.execute("SELECT id FROM chunks WHERE article_id = ? ORDER BY rowid",
                                                    (article_id,))]
 
+    def dated_chunk_ids(self, lo: date | None, hi: date | None, limit: int) -> list[tuple[str, str]] | None:
+        """(chunk id, article id) of the chunks of articles published in ``[lo, hi]`` (either side open), or None
+        when there are more than ``limit``: the same chunks as the store's where-clause keeps (a range open
+        below keeps undated articles too, as their ``published_int`` 0 passes ``$lte``). A range lookup on
+        the articles' dates: its cost follows the chunks it returns, not the catalogue's size."""
+        if lo is None and hi is None:
+            return None
+        conds, params = [], []
+        if lo is not None:
+            conds.append("a.published >= ? AND a.published != ''")
+            params.append(lo.isoformat())
+        if hi is not None:
+            conds.append("a.published <= ?")
+            params.append(hi.isoformat())
+        rows = self.db.execute(f"SELECT c.id, c.article_id FROM articles a JOIN chunks c ON c.article_id = a.id "
+                               f"WHERE {' AND '.join(conds)} LIMIT ?", (*params, limit + 1)).fetchall()
+        return None if len(rows) > limit else [(str(c), str(a)) for c, a in rows]
+
     def text_keys(self) -> set[str]:
         return {str(k) for (k,) in self.db.execute("SELECT text_key FROM chunks")}
 
@@ -229,6 +249,7 @@ class Ledger:
             old_len, old_n = self._rows_of(ids)
             add = self._write_segment(chunks, old_len, old_n)
             with self.db:
+                self.db.execute(_DATE_INDEX)  # a ledger written before dated_chunk_ids gets it with its next write
                 self._drop_rows(ids)
                 add()
                 self.db.executemany("INSERT OR REPLACE INTO articles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -435,6 +456,9 @@ def _parts(items: Sequence[Any], size: int = 500) -> Iterable[list[Any]]:
     items = list(items)
     for i in range(0, len(items), size):
         yield items[i:i + size]
+
+
+_DATE_INDEX = "CREATE INDEX IF NOT EXISTS articles_published ON articles (published)"
 
 
 def _connect(path: Path) -> sqlite3.Connection:

@@ -14,6 +14,10 @@ from postqa.core.types import Chunk, Hit, SearchFilter
 from postqa.index.keyword import KeywordIndex
 from postqa.index.store import ChromaIndex
 
+# a date range keeping at most this many chunks is searched among their ids (the ledger's date lookup), one
+# keeping more by the store's filter (Chroma's cost for ids follows their number, for a where-clause the store's)
+DATED_LIMIT = 5000
+
 
 def reciprocal_rank_fusion(rankings: list[list[str]], k: int = 60) -> dict[str, float]:
     """Sum of 1 / (k + rank) over the rankings each id appears in (rank starts at 1)."""
@@ -141,11 +145,22 @@ class HybridRetriever:
 
     def _dense(self, query: str, n: int, flt: SearchFilter | None, chunks: dict[str, Chunk],
                scores: dict[str, float]) -> list[str]:
-        found = self.index.query(self.embed_query(query), n, flt or None)
+        found = self.index.query(self.embed_query(query), n, flt or None, among=self._dated(flt))
         for c, score in found:
             chunks[c.id] = c
             scores[c.id] = score
         return [c.id for c, _ in found]
+
+    def _dated(self, flt: SearchFilter | None) -> list[str] | None:
+        """The ids of every chunk a short date range keeps, from the ledger's date lookup (None: no date range,
+        no ledger, or more than DATED_LIMIT chunks: the store filters then)."""
+        if flt is None or not (flt.date_from or flt.date_to):
+            return None
+        lookup = getattr(self.keyword(), "dated_chunk_ids", None)  # the ledger has it, an in-memory BM25 not
+        found = lookup(flt.date_from, flt.date_to, DATED_LIMIT) if lookup is not None else None
+        if found is None:
+            return None
+        return [cid for cid, aid in found if flt.article_ids is None or aid in flt.article_ids]
 
     def _keyword(self, query: str, n: int, flt: SearchFilter | None, chunks: dict[str, Chunk]) -> list[str]:
         bm25 = self.keyword()
