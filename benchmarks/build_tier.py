@@ -119,11 +119,16 @@ def main() -> None:
                     help="chunks.jsonl of a built tier: repeat its records as changed copies up to --chunks")
     ap.add_argument("--snapshot-at", type=int, action="append", default=[],
                     help="--from-records: copy the store to tier-<N/1000>k when it passes N chunks (repeatable)")
+    ap.add_argument("--adopt-ledger", type=Path, default=None,
+                    help="copy this ledger (built by --side --copies K --ledger DIR from the records this tier was "
+                         "built from) in as the tier's own, then the manifest and the people sample")
     ap.add_argument("--edit-first", type=int, default=100,
                     help="--from-records: store the first N articles as --side's incremental step edits them")
     args = ap.parse_args()
     args.vectors = args.vectors or args.workdir / "real_vectors.npz"
-    if args.side:
+    if args.adopt_ledger:
+        adopt_ledger(args)
+    elif args.side:
         build_side(args)
     elif args.from_records:
         build_from_records(args)
@@ -286,6 +291,36 @@ def build_side(args: argparse.Namespace) -> None:
         _sample_people(store_dir, root, args.people_sample, out)
     (store_dir / f"side-{args.copies}.json").write_text(json.dumps(out))
     print(json.dumps(out))
+
+
+def adopt_ledger(args: argparse.Namespace) -> None:
+    """The tier's ledger is a copy of one already built from the same chunk records (the 986k keyword tier for
+    the 1M Chroma tier): copied in, given the date index its next write would add, then measured (open, BM25
+    queries), the manifest recorded and the people sample built, as ``--side`` does after its build."""
+    import sqlite3
+
+    store_dir = args.workdir / f"tier-{args.label}"
+    root = keyword_root(store_dir)
+    shutil.rmtree(root, ignore_errors=True)
+    t = time.perf_counter()
+    shutil.copytree(args.adopt_ledger, root)
+    out: dict[str, Any] = {"tier": args.label, "adopted_from": str(args.adopt_ledger),
+                           "copy_s": round(time.perf_counter() - t, 1)}
+    with sqlite3.connect(root / "ledger.sqlite") as db, common.Timer() as t2:
+        db.execute("CREATE INDEX IF NOT EXISTS articles_published ON articles (published)")
+    out["date_index_s"] = round(t2.seconds, 1)
+    _measure_open_and_queries(root, out)
+    _record_state(store_dir, root)
+    _sample_people(store_dir, root, args.people_sample, out)
+    out.update(disk_mb=common.dir_mb(root), peak_rss_mb=common.rss_mb()["peak_rss_mb"])
+    (store_dir / "side-adopted.json").write_text(json.dumps(out))
+    print(json.dumps(out))
+
+
+def keyword_root(store_dir: Path) -> Path:
+    from postqa.index.indexer import keyword_path
+
+    return keyword_path(store_dir, _collection(store_dir))
 
 
 def _sample_people(store_dir: Path, root: Path, sample: int, out: dict[str, Any]) -> None:
