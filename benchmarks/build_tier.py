@@ -224,7 +224,7 @@ def _snapshot(store_dir: Path, dest: Path, n: int, args: argparse.Namespace) -> 
     shutil.copy(store_dir / "chunks.jsonl", dest / "chunks.jsonl")
     (dest / "bench_tier.json").write_text(json.dumps({
         "tier": dest.name.removeprefix("tier-"), "store": str(dest), "chunks": n, "snapshot_of": str(store_dir),
-        "from_records": str(args.from_records), "synthetic_vectors": "all but the copy-0 ones", "sigma": args.sigma}))
+        "from_records": str(args.from_records), "real_vectors": 0, "synthetic_vectors": n, "sigma": args.sigma}))
     print(f"snapshot {dest} at {n} chunks in {time.perf_counter() - t:.0f} s", file=sys.stderr, flush=True)
 
 
