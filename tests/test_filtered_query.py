@@ -158,3 +158,29 @@ def test_retriever_searches_a_short_range_among_its_ids(index: ChromaIndex, ledg
     hits = retriever.retrieve("chunk", flt=short, mode="dense")
     assert spy.ids[-1] is not None and len(spy.ids[-1]) == 6 and spy.wheres[-1] is None
     assert {h.chunk.article_id for h in hits} <= {"a31", "a32", "a33"} and hits
+
+
+@pytest.mark.server
+def test_short_range_among_ids_through_a_chroma_server(tmp_path: Path, ledger: Ledger) -> None:
+    """The same search among ids, against a real `chroma run` (the HTTP client sends the ids)."""
+    from conftest import CORPUS, make_settings
+    from test_server_mode import CHROMA, ChromaServer, _free_port
+
+    if not Path(CHROMA).exists():
+        pytest.skip("the `chroma` CLI (from the chromadb package) is not installed")
+    server = ChromaServer(tmp_path / "chroma-data", _free_port(), tmp_path / "chroma.log")
+    server.start()
+    try:
+        settings = make_settings(tmp_path, CORPUS, **{"store.mode": "server", "store.port": server.port})
+        idx = open_store(settings).open_index(index_spec(settings, HashEmbedder(dim=DIM)), create=True)
+        chunks = _chunks()
+        vecs = np.random.default_rng(3).normal(size=(N, DIM)).astype(np.float32)
+        idx.upsert(chunks, vecs, [chunk_metadata(c, "h", "test", 2) for c in chunks])
+        short = SearchFilter(date_from=date(2020, 2, 1), date_to=date(2020, 2, 3))
+        found = ledger.dated_chunk_ids(short.date_from, short.date_to, N)
+        assert found is not None
+        vec = np.random.default_rng(8).normal(size=DIM).astype(np.float32)
+        got = [c.id for c, _ in idx.query(vec, 4, short, among=[cid for cid, _ in found])]
+        assert got == _by_where(idx, vec, 4, short) and len(got) == 4
+    finally:
+        server.stop()
