@@ -119,6 +119,8 @@ def main() -> None:
                     help="chunks.jsonl of a built tier: repeat its records as changed copies up to --chunks")
     ap.add_argument("--snapshot-at", type=int, action="append", default=[],
                     help="--from-records: copy the store to tier-<N/1000>k when it passes N chunks (repeatable)")
+    ap.add_argument("--resume", action="store_true",
+                    help="--from-records: continue a stopped build of this tier after the records it wrote")
     ap.add_argument("--adopt-ledger", type=Path, default=None,
                     help="copy this ledger (built by --side --copies K --ledger DIR from the records this tier was "
                          "built from) in as the tier's own, then the manifest and the people sample")
@@ -164,8 +166,10 @@ def build_from_records(args: argparse.Namespace) -> dict[str, Any]:
     from postqa.service.pipeline import index_spec, open_store
 
     store_dir = args.workdir / f"tier-{args.label}"
-    shutil.rmtree(store_dir, ignore_errors=True)
-    store_dir.mkdir(parents=True)
+    done = _resumable(store_dir) if args.resume else 0
+    if not args.resume:
+        shutil.rmtree(store_dir, ignore_errors=True)
+        store_dir.mkdir(parents=True)
     settings = common.settings_for(store_dir, threads=1)
     emb = LookupEmbedder(create_embedder(settings.embedding), args.vectors, args.sigma)
     index = open_store(settings).open_index(index_spec(settings, emb), create=True)
@@ -174,9 +178,11 @@ def build_from_records(args: argparse.Namespace) -> dict[str, Any]:
     timing = {"vectors_s": 0.0, "chroma_s": 0.0}
     snaps = sorted(args.snapshot_at)
     pending: list[tuple[Any, dict[str, Any], Any]] = []
-    n = 0
-    with (store_dir / "chunks.jsonl").open("w", encoding="utf-8") as records:
-        for chunk, meta, edit in _copied_records(args.from_records, args.chunks, args.edit_first):
+    n = done
+    with (store_dir / "chunks.jsonl").open("a" if args.resume else "w", encoding="utf-8") as records:
+        for i, (chunk, meta, edit) in enumerate(_copied_records(args.from_records, args.chunks, args.edit_first)):
+            if i < done:
+                continue
             pending.append((*edited_record(chunk, meta), (chunk, meta)) if edit else (chunk, meta, (chunk, meta)))
             if len(pending) < batch:
                 continue
@@ -195,6 +201,16 @@ def build_from_records(args: argparse.Namespace) -> dict[str, Any]:
     (store_dir / "bench_tier.json").write_text(json.dumps(out))
     print(json.dumps(out))
     return out
+
+
+def _resumable(store_dir: Path) -> int:
+    """How many records a stopped build wrote completely (a partial last line is cut off); the build resumes
+    after them (upserts are idempotent: a batch Chroma stored but whose records were cut is written again)."""
+    path = store_dir / "chunks.jsonl"
+    data = path.read_bytes()
+    keep = data[: data.rfind(b"\n") + 1]
+    path.write_bytes(keep)
+    return keep.count(b"\n")
 
 
 def _flush(pending: list[tuple[Any, dict[str, Any], Any]], emb: Any, index: Any, records: Any,
