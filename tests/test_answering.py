@@ -205,3 +205,13 @@ def test_a_measure_question_wants_an_amount_not_a_bare_count(analyser: Analyser)
     amount = next(t.i for t in a.tokens if a.word(t.i) == "16.00")
     assert counts(q, a, Candidate(three, three + 1, 0.9, "CARDINAL", three), an.similar) is None
     assert counts(q, a, Candidate(amount, amount + 2, 0.9, "CARDINAL", amount + 1), an.similar) is not None
+
+
+@pytest.mark.parametrize("text,prep", [
+    ("On what day will the wheat be released?", "on"),
+    ("For how many years did she host the show?", "for"),
+    ("In which city was the meeting held?", "in"),
+    ("What day will the wheat be released?", ""),
+])
+def test_the_preposition_of_the_wh_phrase_is_read(analyser: Analyser, text: str, prep: str) -> None:
+    assert ask(analyser, text).prep == prep

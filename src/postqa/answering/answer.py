@@ -25,6 +25,7 @@ from postqa.answering.candidates import (
     whole_words,
     with_role,
 )
+from postqa.answering.naming import named
 from postqa.answering.question import LABEL_WORDS, Question, read_question
 from postqa.answering.scoring import matched_verbs, matched_words, score
 from postqa.answering.sentences import AnalysesFn, Scored, SentenceRanker, question_terms
@@ -38,6 +39,7 @@ from postqa.nlp.pipeline import Analyser, shared_analyser
 NOT_COVERED = "The news in the index does not say."
 MIN_SPAN = 0.6  # a candidate's own score below which the sentence is the answer
 IMPLIED_MIN = 0.5  # cosine from which a head noun implies an entity label ('bank' ~ 'company')
+SPAN_SENTENCES = 10  # top sentences whose candidates compete for the span
 _WINDOW = {"person": 0.35, "entity": 0.35}
 
 __all__ = ["NOT_COVERED", "ExtractiveAnswerer", "is_follow_up", "question_focus", "question_kind",
@@ -147,7 +149,7 @@ class ExtractiveAnswerer:
         """The best (sentence, span) among the top sentences: sentence score plus the candidate's own."""
         top = ranked[0].score
         best: tuple[float, Scored, Candidate, float] | None = None
-        for cand_s in ranked[:8]:
+        for cand_s in ranked[:SPAN_SENTENCES]:
             if cand_s.score < top - _WINDOW.get(q.kind, 0.2):
                 break
             for cand, own in self.candidates(q, cand_s):
@@ -185,6 +187,7 @@ class ExtractiveAnswerer:
             cands += copula_complements(q, a, sent, words)
         if q.kind == "person" and q.subject:
             cands += subjects(a, sent, verbs)
+        cands += named(q, a, sent, self.similar, bool(verbs))
         out = []
         for c in cands:
             c = coordinated(a, whole_words(a, c, sent), sent)
@@ -197,11 +200,11 @@ class ExtractiveAnswerer:
 
     def prefetch(self, q: Question, ranked: list[Scored]) -> None:
         """One encoder call for every word the span choice may compare (verbs, noun-phrase heads)."""
-        words = {w for w in (q.verb, q.head) if w}
-        for s in ranked[:8]:
+        words = {w for w in (q.verb, q.head, *q.roles) if w}
+        for s in ranked[:SPAN_SENTENCES]:
             if s.analysis is not None and s.sent is not None:
                 toks = s.analysis.tokens[s.sent.start:s.sent.end]
-                words.update(t.lemma.lower() for t in toks if t.pos in ("VERB", "NOUN", "PROPN"))
+                words.update(t.lemma.lower() for t in toks if t.pos in ("VERB", "NOUN", "PROPN", "ADJ"))
         if q.head:
             words.update(w for ws in LABEL_WORDS.values() for w in ws)
         self.words.vectors(sorted(words))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from postqa.answering.question import WH_WORDS, Question, label_of_noun
 from postqa.nlp.analysis import Analysis, Span
@@ -24,6 +24,7 @@ class Candidate:
     prior: float
     label: str = ""
     head: int = -1
+    tied: float = 0.0  # structural evidence found with it: a noun of the question names it ('chief executive X')
 
 
 def _noun_phrases(a: Analysis, sent: Span) -> list[Span]:
@@ -52,16 +53,33 @@ def typed(q: Question, a: Analysis, sent: Span, similar: SimilarFn) -> list[Cand
     for e in a.within(a.ents, sent):
         if e.label in q.labels:
             prior = _PRIOR.get((q.kind, e.label), 1.0) * (0.8 if named not in (None, e.label) else 1.0)
+            if e.label in ("PERCENT", "MONEY") and _asks_count(q):  # 'how many people': a count, not a share
+                prior *= 0.7
             out.append(Candidate(e.start, e.end, prior, e.label, head_of(a, e)))
     if q.kind == "person" or "PERSON" in q.labels:
         out += [Candidate(p.start, p.end, 0.9, PERSON, head_of(a, p)) for p in people_in(a, sent)
                 if not any(c.start <= p.start < c.end for c in out)]
     if q.head is not None and q.kind != "number":
         out += _head_matches(q, a, sent, similar)
+    if q.head is not None and q.kind == "number":  # 'how many years': '30 years' is a DATE to the recogniser
+        out += [Candidate(e.start, e.end, 0.9, e.label, head_of(a, e)) for e in a.within(a.ents, sent)
+                if e.label in ("DATE", "TIME") and _names_head(q.head, a, e, similar)]
     if q.kind == "entity" and not q.labels:
         out += [Candidate(e.start, e.end, 0.5, e.label, head_of(a, e)) for e in a.within(a.ents, sent)
                 if e.label not in _VALUE_LABELS]
     return out
+
+
+def _asks_count(q: Question) -> bool:
+    """'How many ...?' (not 'how much'): the answer counts things."""
+    a = q.analysis
+    return any(a.word(t.i).lower() == "how" and t.i + 1 < len(a.tokens) and a.word(t.i + 1).lower() == "many"
+               for t in a.tokens)
+
+
+def _names_head(head: str, a: Analysis, span: Span, similar: SimilarFn) -> bool:
+    return any(similar(head, a.tokens[k].lemma.lower()) >= HEAD_MATCH for k in range(span.start, span.end)
+               if a.tokens[k].pos == "NOUN")
 
 
 def _head_matches(q: Question, a: Analysis, sent: Span, similar: SimilarFn) -> list[Candidate]:
@@ -129,8 +147,12 @@ def subjects(a: Analysis, sent: Span, verbs: list[int]) -> list[Candidate]:
     """'Who said ...': the proper-noun subject of the matched verb, whatever label NER gave it."""
     out = []
     for v in verbs[:2]:
-        for c in a.children(v):
-            if c.dep in ("nsubj", "agent") and c.pos == "PROPN" and sent.start <= c.i < sent.end:
+        t = a.tokens[v]
+        kids = list(a.children(v))
+        if t.dep == "relcl" and t.head < v:  # 'RDF Media, which makes the show': the described noun is the doer
+            kids.append(a.tokens[t.head])
+        for c in kids:
+            if (c.dep in ("nsubj", "agent") or c.i == t.head) and c.pos == "PROPN" and sent.start <= c.i < sent.end:
                 ent = entity_at(a, c.i)
                 lo = ent.start if ent is not None else c.i
                 while lo > sent.start and a.tokens[lo - 1].pos == "PROPN" and a.tokens[lo - 1].dep == "compound":
@@ -178,16 +200,17 @@ def coordinated(a: Analysis, cand: Candidate, sent: Span) -> Candidate:
     if cand.head < 0:
         return cand
     top = cand.head
-    while a.tokens[top].dep == "conj" and a.tokens[a.tokens[top].head].pos in ("PROPN", "NOUN"):
+    # a name its role noun picked out ('chairman X and chief executive Y') takes only the conjuncts after it
+    while not cand.tied and a.tokens[top].dep == "conj" and a.tokens[a.tokens[top].head].pos in ("PROPN", "NOUN"):
         top = a.tokens[top].head
     if top == cand.head and not any(c.dep == "conj" and a.tokens[c.i].pos in ("PROPN", "NOUN")
                                     for c in a.children(top)):
         return cand
     lo, hi = subtree(a, top)
     span = _strip(a, Span(max(lo, sent.start), min(hi, sent.end)))
-    if span.end - span.start > 24 or any(a.tokens[i].pos == "VERB" for i in range(span.start, span.end)):
+    if span.end - span.start > 24 or any(a.tokens[i].pos in ("VERB", "AUX") for i in range(span.start, span.end)):
         return cand
-    return Candidate(min(span.start, cand.start), max(span.end, cand.end), cand.prior, cand.label, top)
+    return replace(cand, start=min(span.start, cand.start), end=max(span.end, cand.end), head=top)
 
 
 def with_role(a: Analysis, cand: Candidate, sent: Span) -> Candidate:
@@ -196,7 +219,7 @@ def with_role(a: Analysis, cand: Candidate, sent: Span) -> Candidate:
     taken = {i for p in people_in(a, sent) for i in range(p.start, p.end)} - set(range(cand.start, cand.end))
     role = role_of(a, name, taken)
     if role is not None and role.start >= cand.end and role.end <= sent.end:
-        return Candidate(cand.start, role.end, cand.prior, cand.label, cand.head)
+        return replace(cand, end=role.end)
     return cand
 
 
@@ -254,7 +277,7 @@ def count_of(a: Analysis, cand: Candidate) -> Candidate | None:
     lo, hi = idx[0], idx[0]
     while hi + 1 < cand.end and _numeric(a, hi + 1):
         hi += 1
-    return Candidate(lo, hi + 1, cand.prior, cand.label, head_of(a, Span(lo, hi + 1)))
+    return replace(cand, start=lo, end=hi + 1, head=head_of(a, Span(lo, hi + 1)))
 
 
 def stranded(q: Question, a: Analysis, sent: Span, verbs: list[int]) -> list[Candidate]:
@@ -294,7 +317,7 @@ def whole_words(a: Analysis, cand: Candidate, sent: Span) -> Candidate:
         lo -= 1
     while hi < sent.end and _glued(a, hi - 1, hi):
         hi += 1
-    return cand if (lo, hi) == (cand.start, cand.end) else Candidate(lo, hi, cand.prior, cand.label, cand.head)
+    return cand if (lo, hi) == (cand.start, cand.end) else replace(cand, start=lo, end=hi)
 
 
 def measured(q: Question, a: Analysis, cand: Candidate, sent: Span) -> Candidate:
@@ -309,7 +332,7 @@ def measured(q: Question, a: Analysis, cand: Candidate, sent: Span) -> Candidate
     if unit.pos != "NOUN" or unit.i >= sent.end or unit.i - cand.end > 2 or unit.lemma.lower() in q.words or \
             any(b.pos not in ("ADJ", "NUM", "NOUN") for b in between):
         return cand
-    return Candidate(cand.start, unit.i + 1, cand.prior, cand.label, unit.i)
+    return replace(cand, end=unit.i + 1, head=unit.i)
 
 
 def has_type(q: Question, a: Analysis, sent: Span) -> bool | None:

@@ -28,8 +28,8 @@ LABEL_WORDS: dict[str, tuple[str, ...]] = {
     "WORK_OF_ART": ("title", "book", "song"),
     "LAW": ("document", "law"),
     "LANGUAGE": ("language",),
-    "DATE": ("date", "period", "year", "month", "week"),
-    "TIME": ("time", "day", "hour"),
+    "DATE": ("date", "period", "year", "month", "week", "day"),  # a day is a date ('what day'); TIME is within one
+    "TIME": ("time", "hour"),
     "PERCENT": ("percentage",),
     "MONEY": ("value", "unit"),
     "QUANTITY": ("measurement", "weight", "distance"),
@@ -57,6 +57,8 @@ class Question:
     named: tuple[str, ...]  # entity and proper-noun phrases the question names
     role: str = ""  # 'Who is the President of X?' -> 'President of X' (the role the answer must hold)
     subject: bool = False  # the question word is the subject ('Who presided' / 'What is pulling ...')
+    roles: tuple[str, ...] = ()  # lemmas that name the answer: 'Who is the boss of X' -> boss, 'Who chairs' -> chair
+    prep: str = ""  # the preposition the wh-phrase is the object of: 'On what day ...' -> on
 
     @property
     def words(self) -> frozenset[str]:
@@ -155,7 +157,33 @@ def read_question(text: str, a: Analysis, implied: ImpliedFn | None = None) -> Q
                     verb=verb.lemma.lower() if verb is not None else None, content=content, named=named,
                     role=asked_role(a, wh) if kind == "person" and wh is not None else "",
                     subject=wh is not None and (wh.dep in ("nsubj", "nsubjpass") or
-                                                a.tokens[wh.head].dep in ("nsubj", "nsubjpass")))
+                                                a.tokens[wh.head].dep in ("nsubj", "nsubjpass")),
+                    roles=naming_words(a, wh, kind, verb), prep=wh_preposition(a, wh))
+
+
+def naming_words(a: Analysis, wh: Token | None, kind: str, verb: Token | None) -> tuple[str, ...]:
+    """Words a sentence may name the answer by: the role a who-question asks ('Who is the boss of BP?' ->
+    boss) and the doer of its verb ('Who chairs X?' -> chair ~ 'chairman Y')."""
+    if wh is None or kind != "person":
+        return ()
+    out = []
+    be = a.tokens[wh.head]
+    if be.lemma == "be":
+        attr = next((c for c in a.children(be.i) if c.dep in ("attr", "nsubj") and c.i != wh.i
+                     and c.pos in ("NOUN", "PROPN")), None)
+        if attr is not None:
+            out.append(attr.lemma.lower())
+    elif verb is not None and not verb.stop and wh.dep in ("nsubj", "nsubjpass"):
+        out.append(verb.lemma.lower())
+    return tuple(out)
+
+
+def wh_preposition(a: Analysis, wh: Token | None) -> str:
+    """'On what day ...', 'For how many years ...', 'In which city ...': the preposition right before the
+    wh-phrase (the answer usually stands after the same preposition)."""
+    if wh is None or wh.i == 0 or a.tokens[wh.i - 1].pos != "ADP":
+        return ""
+    return a.word(wh.i - 1).lower()
 
 
 def _counted(a: Analysis, wh: Token) -> Token | None:

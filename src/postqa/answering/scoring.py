@@ -9,6 +9,7 @@ from postqa.nlp.analysis import Analysis, Span
 COUNT_MATCH = 0.5  # cosine from which a number's noun is the counted noun ('provinces' ~ 'province')
 COUNT_OTHER = 0.3  # below it the number counts something else ('31 provinces' for 'how many cities')
 NEAR_SCALE = 60.0  # tokens of distance from the matched words that cost a candidate 1.0 (capped at 30)
+PREP_MATCH = 0.3  # bonus of a candidate after the preposition that governs the question's wh-phrase
 VERB_MATCH = 0.5  # cosine from which a sentence verb counts as the question's verb ('chaired' ~ 'presided')
 _ARG_DEPS = ("nsubj", "nsubjpass", "dobj", "attr", "pobj", "agent", "dative", "oprd")
 _CLIMB_DEPS = ("conj", "appos", "compound", "pobj", "prep", "agent", "poss", "amod", "nmod", "cc")
@@ -36,6 +37,8 @@ def tie(a: Analysis, cand: Candidate, verbs: list[int], kind: str) -> float:
     if cand.head < 0 or not verbs:
         return 0.0
     adjunct = kind in ("date", "place", "number")
+    if not adjunct and any(a.tokens[v].dep == "relcl" and cand.start <= a.tokens[v].head < cand.end for v in verbs):
+        return 1.0  # 'RDF Media, which makes the show': the noun a matched relative clause describes
     i, loose, aside = cand.head, False, False
     for _ in range(6):
         t = a.tokens[i]
@@ -47,7 +50,9 @@ def tie(a: Analysis, cand: Candidate, verbs: list[int], kind: str) -> float:
             return 0.3 if loose or t.dep not in _ARG_DEPS else 1.0
         if t.dep not in _CLIMB_DEPS:
             return 0.3 if a.tokens[t.head].head in verbs else 0.0
-        loose = loose or t.dep in ("prep", "pobj", "poss", "amod", "nmod", "agent")
+        # 'backed by X': the agent's object is the doer, as close as a subject
+        by_agent = t.dep == "pobj" and a.tokens[t.head].dep == "agent"
+        loose = loose or (t.dep in ("prep", "pobj", "poss", "amod", "nmod", "agent") and not by_agent)
         aside = aside or (kind == "number" and t.dep == "appos")
         i = t.head
     return 0.0
@@ -136,11 +141,22 @@ def score(q: Question, a: Analysis, cand: Candidate, verbs: list[int], words: li
     if rep >= 1.0 or (inside and rep > 0.5 and cand.label != "NP"):
         return None
     counted = counts(q, a, cand, similar)
-    fit = role_fit(q, a, cand)
+    # named by the role noun: that is the role (role_fit asks for its capitalised title word for word)
+    fit = (1.0 if q.role else 0.0) if cand.tied else role_fit(q, a, cand)
     if counted is None or fit is None:
         return None
-    t = tie(a, cand, verbs, q.kind)
+    t = max(tie(a, cand, verbs, q.kind), cand.tied)
     near = distance(cand, verbs + words)
     # the question's verb is not in the sentence (a light verb's absence says little)
-    unmatched = 0.3 if q.verb is not None and not verbs and not light_verb(q) else 0.0
-    return cand.prior + t + counted + fit - 0.8 * rep - min(near, 30) / NEAR_SCALE - unmatched
+    unmatched = 0.3 if q.verb is not None and not verbs and not light_verb(q) and not cand.tied else 0.0
+    return cand.prior + t + counted + fit + same_preposition(q, a, cand) - 0.8 * rep - min(near, 30) / NEAR_SCALE \
+        - unmatched
+
+
+def same_preposition(q: Question, a: Analysis, cand: Candidate) -> float:
+    """'On what day ...' over '... on April 14 followed by ... later in the month': the candidate that stands
+    after the question's own preposition."""
+    if not q.prep or cand.head < 0:
+        return 0.0
+    t = a.tokens[cand.head]
+    return PREP_MATCH if t.dep == "pobj" and a.word(t.head).lower() == q.prep else 0.0
