@@ -249,6 +249,12 @@ def _numeric(a: Analysis, i: int) -> bool:
                                         any(ch.isdigit() for ch in a.word(i)))
 
 
+def has_number(a: Analysis, cand: Candidate) -> bool:
+    """Whether a candidate holds a number ('£2.5m', 'nine'): a how-many/how-much answer must ('annual' is a
+    DATE to the recogniser, yet no amount)."""
+    return any(_numeric(a, i) for i in range(cand.start, cand.end))
+
+
 def numbers(a: Analysis, sent: Span) -> list[Candidate]:
     """Numbers the entity recogniser left unlabelled ('obtained nine guilty pleas', 'given two nominations',
     'gives Â£200'): runs of number tokens outside any value entity."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from postqa.answering.candidates import Candidate, SimilarFn
+from postqa.answering.candidates import Candidate, SimilarFn, has_number
 from postqa.answering.question import Question
 from postqa.nlp.analysis import Analysis, Span
 
@@ -136,6 +136,8 @@ def distance(cand: Candidate, anchors: list[int]) -> int:
 def score(q: Question, a: Analysis, cand: Candidate, verbs: list[int], words: list[int],
           similar: SimilarFn) -> float | None:
     """The candidate's own score (None: it cannot be the answer)."""
+    if q.kind == "number" and not has_number(a, cand):
+        return None
     rep = repeats(q, a, cand)
     inside = any(cand.start <= w < cand.end for w in words)
     if rep >= 1.0 or (inside and rep > 0.5 and cand.label != "NP"):
@@ -158,5 +160,12 @@ def same_preposition(q: Question, a: Analysis, cand: Candidate) -> float:
     after the question's own preposition."""
     if not q.prep or cand.head < 0:
         return 0.0
-    t = a.tokens[cand.head]
-    return PREP_MATCH if t.dep == "pobj" and a.word(t.head).lower() == q.prep else 0.0
+    i = cand.head  # 'on the morning of September 10': 'September 10' stands after 'on' too
+    for _ in range(4):
+        t = a.tokens[i]
+        if t.dep != "pobj" or t.head == i:
+            return 0.0
+        if a.word(t.head).lower() == q.prep:
+            return PREP_MATCH
+        i = a.tokens[t.head].head
+    return 0.0
