@@ -337,14 +337,12 @@ class LedgerPeople:
 
     def most_cited(self, n: int) -> list[str]:
         """About the ``n`` people named in the most articles, most first (ties by key): ranked by the articles
-        that name them with a role or hold their name (one aggregate; it counts an article whose only
-        mention of the name is inside another known name, which the in-memory index does not)."""
+        that name them with a role (one aggregate over the role rows, kept until the next ingest; the in-memory
+        index counts every article that mentions them: example questions only)."""
         with self._lock:
             if n not in self._cited:  # once per ingest (``forget``): the web chat asks on every page load
                 top = [str(k) for (k,) in self._rows(
-                    "SELECT k.key FROM people_keys k ORDER BY (SELECT count(*) FROM (SELECT art FROM people_names "
-                    "WHERE key_h = k.key_h UNION SELECT art FROM people_roles WHERE key = k.key)) DESC, k.key "
-                    "LIMIT ?", (n,))]
+                    "SELECT key FROM people_roles GROUP BY key ORDER BY count(DISTINCT art) DESC, key LIMIT ?", (n,))]
                 self._cited[n] = [self.display_of(k) for k in top]
             return list(self._cited[n])
 
