@@ -114,14 +114,16 @@ class ExtractiveAnswerer:
         if not ranked:
             return Answer(question=asked, text=NOT_COVERED, answerable=False, hits=list(hits), kind="none")
         self.prefetch(q, ranked)
-        names, rare = refusal.missing(q, [h.chunk.context_text for h in hits], self.idf, tokenize)
+        names, rare = refusal.missing(q, [h.chunk.context_text for h in hits], self.idf, tokenize,
+                                      refusal.lemmas_of(s.analysis for s in ranked))
         picked = self.select(q, ranked)
         if picked is not None:
             chosen, span, kind = picked[0], picked[1], "span"
         else:
             chosen, span, kind = ranked[0], (0, len(ranked[0].text)), "sentence"
         confidence = self.confidence(chosen, q, kind) * refusal.factor(names, rare)
-        ev = Evidence(q, ranked, hits, chosen, kind, picked[2] if picked else 0.0, confidence, len(names))
+        ev = Evidence(q, ranked, hits, chosen, kind, picked[2] if picked else 0.0, confidence, len(names),
+                      span if picked else None)
         score, feats = self.judge(ev)
         facts = tuple(feats.items())
         if self.refuses(confidence, score):

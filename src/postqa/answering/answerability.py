@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from postqa.answering import focus as qfocus
 from postqa.answering.question import Question
 from postqa.answering.sentences import Scored, question_terms
 from postqa.core.errors import PostqaError
@@ -40,6 +41,11 @@ FEATURES: tuple[str, ...] = (
     "typed_no_span",  # 1: a who/when/where/how-many question found no span of its type
     "head_in_sentence",  # 1: the noun a which/what/how-many question asks for is in the chosen sentence
     "dates_missing",  # share of the question's date words ("in February") the chosen passage lacks
+    "focus_sentence",  # rarity-weighted share of the question's focus (its nouns and names) in the chosen sentence
+    "focus_tie",  # 1 / (1 + parse-tree distance) from the chosen span to the nearest focus word; 0 without both
+    "type_unmet",  # 1: a typed question, and no word of its type hangs near a focus word in the top sentences
+    "asked_tie",  # 1 / (1 + parse-tree distance) from the span to the word saying what is asked ('how many *X*')
+    "other_unit",  # 1: a how-many/how-much span counts or measures a noun the question never says
 )
 
 
@@ -59,6 +65,7 @@ class Evidence:
     span_score: float
     confidence: float
     missing_names: int
+    span_chars: tuple[int, int] | None = None  # the chosen span in the sentence's text (kind "span")
 
 
 def _share(wanted: Sequence[str], have: set[str], weight: Callable[[str], float]) -> float:
@@ -100,6 +107,7 @@ def features(ev: Evidence, idf: Callable[[str], float], tokenize: Callable[[str]
         "typed_no_span": 1.0 if ev.kind != "span" and q.kind in TYPED_KINDS else 0.0,
         "head_in_sentence": 1.0 if q.head is None or q.head in lemmas else 0.0,
         "dates_missing": _dates_missing(q, passage, tokenize),
+        **focus_features(ev, weight, tokenize),
     }
 
 
@@ -107,6 +115,30 @@ def _dates_missing(q: Question, passage: set[str], tokenize: Callable[[str], lis
     a = q.analysis
     words = [t for e in a.ents if e.label in ("DATE", "TIME") for t in tokenize(a.span_text(e))]
     return sum(t not in passage for t in words) / len(words) if words else 0.0
+
+
+def focus_features(ev: Evidence, weight: Callable[[str], float],
+                   tokenize: Callable[[str], list[str]]) -> dict[str, float]:
+    """Is the answer said of the thing asked about? (answering/focus.py)"""
+    q, best = ev.question, ev.chosen
+    words = qfocus.focus(q)
+    if best.analysis is None or best.sent is None:
+        return {"focus_sentence": 0.0, "focus_tie": 0.0, "type_unmet": 1.0 if q.kind in TYPED_KINDS else 0.0,
+                "asked_tie": 0.0, "other_unit": 0.0}
+    a, sent = best.analysis, best.sent
+    weights = [sum(weight(t) for t in tokenize(w)) or 1.0 for w in qfocus.focus_words(q, words)]
+    found = qfocus.matches(q, words, a, sent)
+    share = sum(wt for wt, hit in zip(weights, found, strict=True) if hit) / sum(weights) if words else 1.0
+    head = qfocus.span_head(a, sent, best.start, ev.span_chars) if ev.kind == "span" and ev.span_chars else None
+    near = [qfocus.tree_distance(a, head, i) for hit in found for i in hit] if head is not None else []
+    tie = 1.0 / (1.0 + min(near)) if near else 0.0
+    unmet = 0.0
+    if q.kind in TYPED_KINDS:
+        top = [s for s in ev.ranked[:3] if s.analysis is not None and s.sent is not None]
+        unmet = 0.0 if any(qfocus.typed_near(q, words, s.analysis, s.sent) for s in top  # type: ignore[arg-type]
+                           ) else 1.0
+    return {"focus_sentence": share, "focus_tie": tie, "type_unmet": unmet,
+            "asked_tie": qfocus.asked_tie(q, a, sent, head), "other_unit": qfocus.other_unit(q, a, sent, head)}
 
 
 @dataclass(frozen=True)
