@@ -325,12 +325,12 @@ def test_every_case_is_asked_and_scored(heldout_run: dict[str, Any]) -> None:
 # Measured on main e38a37f (2026-12-02, MiniLM: span choice, answerability score, unwrapped Reuters bodies;
 # docs/evals.md), less about three cases of slack, the figures of 822e1bc in brackets. A ratchet against
 # regressions only: the issue 12 targets (span right 0.85, sentence right 0.95, refusal 0.9) are above these.
-HELDOUT_FLOORS = {
+HELDOUT_FLOORS = {  # measured on main 264b6ba, 2026-12-02 (before that: e38a37f), less about 3 cases
     "hit@5": 0.95,  # measured 0.979 (0.979)
-    "sentence_right": 0.63,  # measured 0.670 (0.617)
-    "answer_holds_gold": 0.55,  # measured 0.585 (0.500)
-    "span_right": 0.36,  # measured 0.394 (0.255)
-    "general_refused": 0.875,  # measured 0.950, 38/40 (0.700, 28/40)
+    "sentence_right": 0.67,  # measured 0.702 (0.670)
+    "answer_holds_gold": 0.60,  # measured 0.638 (0.585)
+    "span_right": 0.45,  # measured 0.489 (0.394)
+    "general_refused": 0.925,  # measured 0.975, 39/40 (0.950, 38/40)
 }
 
 
