@@ -11,14 +11,11 @@ article numbered 031-060 of each category and the first 45 TRAIN-split Reuters a
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 
-from shared_corpora import BBC, REUTERS, SHARED, case_articles, doc_number
+from shared_corpora import BBC, REUTERS, SHARED, case_articles, doc_number, materialise
 
 ROOT = Path(__file__).resolve().parents[1]
 CASE_FILES = sorted((ROOT / "evals").glob("calibration_news*.jsonl"))
@@ -66,21 +63,7 @@ def select_lines(wanted: set[str]) -> list[str]:
 
 def build() -> Path:
     """The corpus folder under the temp dir (bundled corpus/ plus calibration.jsonl), keyed by content."""
-    lines = select_lines(wanted_articles())
-    text = "\n".join(lines) + "\n"
-    bundled = sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file())
-    digest = hashlib.sha256(text.encode())
-    for p in bundled:
-        digest.update(p.name.encode() + p.read_bytes())
-    corpus = Path(tempfile.gettempdir()) / "postqa-eval" / f"calibration-{digest.hexdigest()[:12]}" / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
-    for p in bundled:
-        if not (corpus / p.name).is_file():
-            shutil.copyfile(p, corpus / p.name)
-    target = corpus / "calibration.jsonl"
-    if not target.is_file() or target.read_text(encoding="utf-8") != text:
-        target.write_text(text, encoding="utf-8")
-    return corpus
+    return materialise("calibration", select_lines(wanted_articles())) / "corpus"
 
 
 if __name__ == "__main__":

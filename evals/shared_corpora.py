@@ -1,10 +1,14 @@
-"""Where the public corpora of ../shared/data are, and the small readers the held-apart set
-(evals/test_heldout.py) and the calibration corpus (evals/calibration_corpus.py) both use on them."""
+"""Where the public corpora of ../shared/data are, the small readers the held-apart set
+(evals/test_heldout.py) and the calibration corpus (evals/calibration_corpus.py) both use on them, and the
+one place that writes such a corpus under the temp dir."""
 
 from __future__ import annotations
 
+import hashlib
 import os
-from collections.abc import Iterable
+import shutil
+import tempfile
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,3 +32,25 @@ def doc_number(doc_id: str) -> int:
 def case_articles(rows: Iterable[dict[str, Any]]) -> set[str]:
     """Every article a case names: its gold articles and the article an unanswerable one is near."""
     return {a for r in rows for a in [*r.get("gold_articles", []), r.get("near_article") or ""] if a}
+
+
+def materialise(kind: str, lines: Sequence[str], salt: str = "") -> Path:
+    """``<temp>/postqa-eval/<kind>-<digest>/``, whose ``corpus/`` holds the bundled corpus/ and ``<kind>.jsonl``
+    of ``lines``; the digest covers ``salt`` (e.g. the model a store beside it is built with), the bundled
+    files and the lines, so a changed input gets a new folder and an unchanged one is reused as it is."""
+    text = "\n".join(lines) + "\n"
+    bundled = sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file())
+    digest = hashlib.sha256(salt.encode())
+    for p in bundled:
+        digest.update(p.name.encode() + p.read_bytes())
+    digest.update(text.encode())
+    base = Path(tempfile.gettempdir()) / "postqa-eval" / f"{kind}-{digest.hexdigest()[:12]}"
+    corpus = base / "corpus"
+    corpus.mkdir(parents=True, exist_ok=True)
+    for p in bundled:
+        if not (corpus / p.name).is_file():
+            shutil.copyfile(p, corpus / p.name)
+    target = corpus / f"{kind}.jsonl"
+    if not target.is_file() or target.read_text(encoding="utf-8") != text:
+        target.write_text(text, encoding="utf-8")
+    return base

@@ -13,10 +13,7 @@ Skipped, with the reason, when the data is not there; POSTQA_SHARED points at an
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import asdict
@@ -25,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from shared_corpora import BBC, REUTERS, SHARED, case_articles, doc_number
+from shared_corpora import BBC, REUTERS, SHARED, case_articles, doc_number, materialise
 
 ROOT = Path(__file__).resolve().parents[1]
 HELDOUT = ROOT / "evals" / "heldout"
@@ -83,22 +80,8 @@ def select_articles(wanted: set[str]) -> list[str]:
 
 def build_corpus(lines: Sequence[str], model: str) -> tuple[Path, Path]:
     """(corpus folder, store folder) under the temp dir, keyed by the corpus content and the model."""
-    bundled = sorted(p for p in (ROOT / "corpus").iterdir() if p.is_file())
-    digest = hashlib.sha256(model.encode())
-    for p in bundled:
-        digest.update(p.name.encode() + p.read_bytes())
-    text = "\n".join(lines) + "\n"
-    digest.update(text.encode())
-    base = Path(tempfile.gettempdir()) / "postqa-eval" / f"heldout-{digest.hexdigest()[:12]}"
-    corpus = base / "corpus"
-    corpus.mkdir(parents=True, exist_ok=True)
-    for p in bundled:
-        if not (corpus / p.name).is_file():
-            shutil.copyfile(p, corpus / p.name)
-    target = corpus / "heldout.jsonl"
-    if not target.is_file() or target.read_text(encoding="utf-8") != text:
-        target.write_text(text, encoding="utf-8")
-    return corpus, base / "store"
+    base = materialise("heldout", lines, salt=model)
+    return base / "corpus", base / "store"
 
 
 # --------------------------------------------------------------------------------------- the run
