@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from postqa.core.config import Settings, load_settings
+from postqa.nlp.pipeline import Analyser, shared_analyser
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "corpus"
@@ -65,3 +66,9 @@ def real_assistant(real_settings: Settings):  # type: ignore[no-untyped-def]
 
     ingest(real_settings)
     return build_assistant(real_settings)
+
+
+@pytest.fixture(scope="session")
+def analyser() -> Analyser:
+    """The process-wide spaCy analyser (``shared_analyser``), loaded on first use."""
+    return shared_analyser()

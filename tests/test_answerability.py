@@ -26,7 +26,7 @@ from postqa.core.config import AnswerSettings
 from postqa.core.types import Answer, Chunk, Hit
 from postqa.index.embedding import HashEmbedder
 from postqa.index.keyword import tokenize
-from postqa.nlp.pipeline import Analyser, shared_analyser
+from postqa.nlp.pipeline import Analyser
 
 TEXT = ("Zhang Yongping, Head of the General Manager's Office of Xinhua News Agency, presided over the meeting. "
         "On the morning of September 10, the two groups jointly held a teleconference in Beijing. "
@@ -37,11 +37,6 @@ ANSWERABLE = ["Who presided over the meeting?", "Where was the teleconference he
               "How many provinces attended the teleconference?", "Which branches shared their experience?"]
 UNANSWERABLE = ["Who is the chief executive of Acme Widgets?", "Who wrote Hamlet?",
                 "What is the boiling point of water?", "How much did Brightwater Telecom pay for Kestrel Airways?"]
-
-
-@pytest.fixture(scope="module")
-def analyser() -> Analyser:
-    return shared_analyser()
 
 
 def _idf(term: str) -> float:

@@ -16,17 +16,12 @@ from postqa.core.types import Chunk, Hit
 from postqa.index.embedding import HashEmbedder
 from postqa.index.keyword import tokenize
 from postqa.nlp.analysis import Span
-from postqa.nlp.pipeline import Analyser, shared_analyser
+from postqa.nlp.pipeline import Analyser
 
 TEXT = ("Zhang Yongping, Head of the General Manager's Office of Xinhua News Agency, presided over the meeting. "
         "On the morning of September 10, the two groups jointly held a teleconference in Beijing. "
         "The executives of Heilongjiang and Shandong Postal Branches shared their experience. "
         "Executives of postal branches from 31 provinces attended the teleconference.")
-
-
-@pytest.fixture(scope="module")
-def analyser() -> Analyser:
-    return shared_analyser()
 
 
 def ask(analyser: Analyser, text: str) -> Question:

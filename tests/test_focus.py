@@ -3,22 +3,15 @@ lemmas on both sides."""
 
 from __future__ import annotations
 
-import pytest
-
 from postqa.answering import focus
 from postqa.answering.question import Question, read_question
 from postqa.answering.refusal import lemmas_of, missing
 from postqa.index.keyword import tokenize
 from postqa.nlp.analysis import Analysis, Span
-from postqa.nlp.pipeline import Analyser, shared_analyser
+from postqa.nlp.pipeline import Analyser
 
 TEXT = ("The mining group, led by new chief executive Gerry Spindler, reported a loss of 51.6m in 2004. "
         "Mr Spindler, 52, said the company hoped to return to profit in 2006.")
-
-
-@pytest.fixture(scope="module")
-def analyser() -> Analyser:
-    return shared_analyser()
 
 
 def ask(analyser: Analyser, text: str) -> Question:

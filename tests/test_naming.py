@@ -6,7 +6,7 @@ import pytest
 
 from postqa.answering.naming import anchors, named
 from postqa.answering.question import read_question
-from postqa.nlp.pipeline import Analyser, shared_analyser
+from postqa.nlp.pipeline import Analyser
 
 # a stand-in for the embedding model's word similarity: equal lemmas, and a few pairs the model finds close
 NEAR = {frozenset(("boss", "chief")): 0.62, frozenset(("illness", "disease")): 0.8,
@@ -15,11 +15,6 @@ NEAR = {frozenset(("boss", "chief")): 0.62, frozenset(("illness", "disease")): 0
 
 def similar(a: str, b: str) -> float:
     return 1.0 if a == b else NEAR.get(frozenset((a, b)), 0.0)
-
-
-@pytest.fixture(scope="module")
-def analyser() -> Analyser:
-    return shared_analyser()
 
 
 def names(analyser: Analyser, question: str, sentence: str) -> list[tuple[str, float]]:

@@ -8,17 +8,12 @@ from pathlib import Path
 import pytest
 
 from postqa.nlp.analysis import Analysis, text_key
-from postqa.nlp.pipeline import Analyser, shared_analyser
+from postqa.nlp.pipeline import Analyser
 from postqa.nlp.relations import people_in, role_of
 from postqa.nlp.store import AnalysisStore
 
 TEXT = ("Zhang Yongping, Head of the General Manager's Office of Xinhua News Agency, presided over the meeting. "
         "On September 10, 31 provinces attended it in Beijing.")
-
-
-@pytest.fixture(scope="module")
-def analyser() -> Analyser:
-    return shared_analyser()
 
 
 def test_analysis_has_sentences_tokens_entities_and_chunks(analyser: Analyser) -> None:
