@@ -181,3 +181,65 @@ def test_ingests_of_random_changes_keep_the_stored_index_equal_to_a_rebuild(tmp_
         keys, ids = list(full.by_name), sorted(index.stored_articles())
         assert snapshot(LedgerPeople(ledger.db), keys, ids) == snapshot(full, keys, ids), f"step {step}"
         ledger.close()
+
+
+# ------------------------------------------------------------------------------------------ bounded lookups
+
+def _as_format_1(ledger: Ledger) -> None:
+    """Turn built tables back into the layout of format 1 (no mention rows, no role counts, role rows without
+    their role key and date), as a ledger written before format 2 holds them."""
+    def step(db: Any) -> None:
+        cols = ("art, ord, article_id, key, name, role, title, sentence, lo, hi, sentence_start")
+        db.execute(f"CREATE TABLE roles_v1 AS SELECT {cols} FROM people_roles")
+        for name in ("people_roles", "people_mentions", "people_role_keys"):
+            db.execute(f"DROP TABLE {name}")
+        db.execute("ALTER TABLE roles_v1 RENAME TO people_roles")
+        db.execute("UPDATE meta SET value = '1' WHERE key = 'people_format'")
+    ledger.write(step)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_an_older_ledger_is_upgraded_from_its_rows(tmp_path: Path, seed: int) -> None:
+    rng = random.Random(100 + seed)
+    ledger = _built(tmp_path, "old")
+    articles = {a.article_id: a for a in (_article(rng, f"b{i:02d}") for i in range(12))}
+    ledger.write(lambda db: people_store.replace_articles(db, list(articles.values())))
+    _as_format_1(ledger)
+    assert not people_store.is_built(ledger.db) and people_store.needs_upgrade(ledger.db)
+    ledger.write(people_store.upgrade)
+    assert people_store.is_built(ledger.db) and not people_store.needs_upgrade(ledger.db)
+    ref = _reference(articles)
+    keys, ids = list(ref.by_name), sorted(articles)
+    assert snapshot(LedgerPeople(ledger.db), keys, ids) == snapshot(ref, keys, ids)
+    # and it keeps being updated exactly
+    gone, fresh = sorted(articles)[:3], _article(rng, "b05")
+    for aid in gone:
+        del articles[aid]
+    articles[fresh.article_id] = fresh
+    ledger.write(lambda db: people_store.replace_articles(db, [fresh], gone))
+    ref = _reference(articles)
+    keys, ids = list(ref.by_name), sorted(articles)
+    assert snapshot(LedgerPeople(ledger.db), keys, ids) == snapshot(ref, keys, ids)
+
+
+def test_a_who_answer_names_the_newest_dates_and_counts_the_rest(tmp_path: Path) -> None:
+    """Someone named in many articles: the answer lists the newest 8 dates of each role and how many more
+    there are, from the stored index as from the in-memory one."""
+    from postqa.index.people import who_answer
+
+    arts = [ArticlePeople(f"k{i:02d}", f"T{i}", date(2020, 1, 1 + i), "", (
+        RoleRow("Kang Ning", "Chairman of China Post", "Kang Ning, Chairman of China Post, spoke.", (0, 9), 0),),
+        ((0, "Kang Ning, Chairman of China Post, spoke.", (("kang ning", 0, 2, 0, 9),)),)) for i in range(12)]
+    arts.append(ArticlePeople("z", "Z", date(2019, 6, 1), "", (
+        RoleRow("Kang Ning", "President", "President Kang Ning opened it.", (0, 19), 0),), ()))
+    ledger = _built(tmp_path, "l")
+    ledger.write(lambda db: people_store.replace_articles(db, arts))
+    stored, ref = LedgerPeople(ledger.db), PeopleIndex.from_summaries(arts)
+    a, b = who_answer(stored, "Who is Kang Ning?", "Kang Ning"), who_answer(ref, "Who is Kang Ning?", "Kang Ning")
+    assert a is not None and b is not None and a.to_json() == b.to_json()
+    assert a.text == ("Kang Ning: Chairman of China Post (as of 2020-01-12; also 2020-01-11, 2020-01-10, 2020-01-09, "
+                      "2020-01-08, 2020-01-07, 2020-01-06, 2020-01-05 and 4 earlier); President (2019-06-01)")
+    assert [c.article_id for c in a.citations] == [f"k{i:02d}" for i in range(11, 3, -1)]
+    person = stored.person("Kang Ning", 2)
+    assert person is not None and [(r.role, r.total, len(r.dates)) for r in person.roles] == [
+        ("Chairman of China Post", 12, 2), ("President", 1, 1)]

@@ -205,7 +205,11 @@ def load_keyword_index(index: ChromaIndex, path: Path, expected: str | None = No
 def build_people(index: ChromaIndex, ledger: Ledger, analyse: AnalyseFn | None, page: int = 200) -> bool:
     """The people tables from every stored article, once (a ledger written before they existed, or rebuilt):
     pages of articles, each page's chunks read by id, marked built at the end (a kill mid-way leaves them
-    unmarked and the next ingest starts again). True when it built."""
+    unmarked and the next ingest starts again); tables of an older format are upgraded from their own rows.
+    True when it built or upgraded."""
+    if people_store.needs_upgrade(ledger.db):
+        ledger.write(people_store.upgrade)
+        return True
     if people_store.is_built(ledger.db):
         return False
     ledger.write(people_store.create_tables)

@@ -21,6 +21,7 @@ from postqa.index.people_rows import (
     holders_among,
     mentions_of_article,
     name_key,
+    newest,
     person_of,
     role_key,
     sentence_roles,
@@ -189,13 +190,13 @@ class PeopleIndex:
         return best[1] if best else None
 
     def person(self, name: str, max_articles: int | None = None) -> Person | None:
-        """Everything known of a person; with ``max_articles`` only their newest that many articles."""
+        """Everything known of a person; with ``max_articles`` only their newest that many articles, and per
+        role its newest that many (``people_rows.newest``)."""
         key = self.resolve(name)
         if key is None:
             return None
         person = person_of(self.display[key], self.by_name[key])
-        person.articles = person.articles[:max_articles]
-        return person
+        return person if max_articles is None else newest(person, max_articles)
 
     def roles_of(self, key: str) -> list[str]:
         return [m.role for m in self.by_name.get(key, []) if m.role]
@@ -333,22 +334,27 @@ def _citation(n: int, art: dict[str, Any], span: tuple[int, int] | None) -> Cita
                     passage_start=int(art.get("sentence_start", 0)))
 
 
+def _role_part(r: RoleEntry, first: bool) -> str:
+    """'Vice President (as of 2020-09-11; also 2019-05-21)'; a role listed with fewer articles than give it
+    (the newest ``max_citations``) says how many more: '... and 312 earlier'."""
+    dates = [d.isoformat() for d in r.dates if d]
+    more = r.total - len(r.article_ids)
+    earlier = f"{more} earlier" if more > 0 else ""
+    if not dates:
+        return r.role
+    if first:
+        also = ", ".join(dates[1:]) + (" and " if len(dates) > 1 and earlier else "") + earlier
+        return f"{r.role} (as of {dates[0]}{'; also ' + also if also else ''})"
+    return f"{r.role} ({', '.join(dates)}{' and ' + earlier if earlier else ''})"
+
+
 def who_answer(people: PeopleLookup, question: str, name: str, max_citations: int = 8) -> Answer | None:
     """'Kang Ning: Vice President of China Post Group (as of 2020-09-11; also 2019-05-21)', one citation per
     article, newest first. None: the index has no role for that name."""
     person = people.person(name, max_citations)
     if person is None or not person.roles:
         return None
-    parts = []
-    for i, r in enumerate(person.roles):
-        dates = [d.isoformat() for d in r.dates if d]
-        if not dates:
-            parts.append(r.role)
-        elif i == 0:
-            also = f"; also {', '.join(dates[1:])}" if len(dates) > 1 else ""
-            parts.append(f"{r.role} (as of {dates[0]}{also})")
-        else:
-            parts.append(f"{r.role} ({', '.join(dates)})")
+    parts = [_role_part(r, first=i == 0) for i, r in enumerate(person.roles)]
     cites = [_citation(n, art, (art["span"][0], art["span"][1]))
              for n, art in enumerate(person.articles[:max_citations], start=1)]
     first = cites[0].passage[cites[0].span[0]:cites[0].span[1]] if cites and cites[0].span else ""

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -185,9 +185,13 @@ def mentions_of_article(art: ArticlePeople, known: Mapping[str, str]) -> list[Me
 
 @dataclass(frozen=True)
 class RoleEntry:
+    """One role of a person: as the newest article spells it, the articles giving it (newest first) and their
+    dates; ``total`` counts all of them (more than listed when the person was asked with ``max_articles``)."""
+
     role: str
     dates: list[date | None]
     article_ids: list[str]
+    total: int = 0
 
 
 @dataclass
@@ -202,7 +206,7 @@ class Person:
         return {
             "name": self.name,
             "roles": [{"role": r.role, "dates": [d.isoformat() if d else None for d in r.dates],
-                       "articles": r.article_ids} for r in self.roles],
+                       "articles": r.article_ids, "total": r.total} for r in self.roles],
             "articles": [{**a, "date": a["date"].isoformat() if a["date"] else None} for a in self.articles],
         }
 
@@ -225,7 +229,7 @@ def _role_entries(ms: Sequence[Mention]) -> list[RoleEntry]:
             if m.article_id not in arts:
                 arts.append(m.article_id)
                 dates.append(m.published)
-        entries.append(RoleEntry(group[0].role, dates, arts))
+        entries.append(RoleEntry(group[0].role, dates, arts, len(arts)))
     entries.sort(key=lambda r: (dkey(r.dates[0]), len(r.dates)), reverse=True)
     return entries
 
@@ -242,6 +246,13 @@ def person_of(display: str, ms: Sequence[Mention]) -> Person:
         {"id": m.article_id, "title": m.title, "date": m.published, "role": m.role,
          "sentence": m.sentence, "span": list(m.span), "source": m.source,
          "sentence_start": m.sentence_start} for m in ordered])
+
+
+def newest(person: Person, n: int) -> Person:
+    """The person with only their newest ``n`` articles, and per role its newest ``n`` (``total`` keeps the
+    count): what a who-answer cites and says, bounded however often someone is named."""
+    roles = [replace(r, dates=r.dates[:n], article_ids=r.article_ids[:n]) for r in person.roles]
+    return Person(person.name, roles, person.articles[:n])
 
 
 def holders_among(mentions: Iterable[Mention], role: str) -> list[Mention]:

@@ -25,23 +25,28 @@ from postqa.index.people_rows import (
     ArticlePeople,
     Mention,
     Person,
+    RoleEntry,
     RoleRow,
+    dkey,
     holders_among,
     mentions_of_article,
     name_key,
     person_of,
     question_grams,
+    role_key,
     title_of,
 )
 
-FORMAT = "1"  # meta key ``people_format``: the tables hold every article's contribution in this layout
+FORMAT = "2"  # meta key ``people_format``: the tables hold every article's contribution in this layout
+# 2: + people_mentions (which articles mention each person), people_role_keys (articles per person and role),
+#    people_roles.rkey/published: a who-lookup reads a bounded number of rows however often someone is named
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS people_articles (art INTEGER PRIMARY KEY, article_id TEXT, title TEXT,
     published TEXT, source TEXT, data BLOB);
 CREATE TABLE IF NOT EXISTS people_names (key_h INTEGER, art INTEGER, PRIMARY KEY (key_h, art)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS people_roles (art INTEGER, ord INTEGER, article_id TEXT, key TEXT, name TEXT,
-    role TEXT, title TEXT, sentence TEXT, lo INTEGER, hi INTEGER, sentence_start INTEGER,
-    PRIMARY KEY (art, ord));
+    role TEXT, title TEXT, sentence TEXT, lo INTEGER, hi INTEGER, sentence_start INTEGER, rkey TEXT,
+    published TEXT, PRIMARY KEY (art, ord));
 CREATE INDEX IF NOT EXISTS people_roles_key ON people_roles (key, article_id, ord);
 CREATE INDEX IF NOT EXISTS people_roles_title ON people_roles (title);
 CREATE TABLE IF NOT EXISTS people_keys (key TEXT PRIMARY KEY, key_h INTEGER, name TEXT, first_word TEXT,
@@ -50,6 +55,16 @@ CREATE INDEX IF NOT EXISTS people_keys_first ON people_keys (first_word);
 CREATE INDEX IF NOT EXISTS people_keys_joined ON people_keys (joined);
 CREATE INDEX IF NOT EXISTS people_keys_words ON people_keys (n_words);
 """
+SCHEMA_2 = """
+CREATE INDEX IF NOT EXISTS people_roles_newest ON people_roles (key, rkey, published, article_id, ord);
+CREATE INDEX IF NOT EXISTS people_roles_first ON people_roles (key, rkey, article_id, ord);
+CREATE TABLE IF NOT EXISTS people_mentions (key TEXT, art INTEGER, article_id TEXT, published TEXT,
+    PRIMARY KEY (key, art)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS people_mentions_newest ON people_mentions (key, published, article_id);
+CREATE INDEX IF NOT EXISTS people_mentions_first ON people_mentions (key, article_id);
+CREATE TABLE IF NOT EXISTS people_role_keys (key TEXT, rkey TEXT, n INTEGER, PRIMARY KEY (key, rkey)) WITHOUT ROWID;
+"""
+TABLES = ("people_articles", "people_names", "people_roles", "people_keys", "people_mentions", "people_role_keys")
 
 
 def h64(text: str) -> int:
@@ -69,23 +84,32 @@ def _marks(n: int) -> str:
 
 # ------------------------------------------------------------------------------------------ writes
 
-def is_built(db: sqlite3.Connection) -> bool:
-    """Whether the ledger holds the people tables of every article (written by a finished build)."""
+def _format(db: sqlite3.Connection) -> str | None:
     try:
         row = db.execute("SELECT value FROM meta WHERE key = 'people_format'").fetchone()
     except sqlite3.Error:
-        return False
-    return row is not None and row[0] == FORMAT
+        return None
+    return str(row[0]) if row is not None else None
+
+
+def is_built(db: sqlite3.Connection) -> bool:
+    """Whether the ledger holds the people tables of every article (written by a finished build)."""
+    return _format(db) == FORMAT
 
 
 def create_tables(db: sqlite3.Connection) -> None:
     db.executescript(SCHEMA)
+    have = {str(r[1]) for r in db.execute("PRAGMA table_info(people_roles)")}
+    for column in ("rkey", "published"):  # a format-1 table (upgrade fills them)
+        if column not in have:
+            db.execute(f"ALTER TABLE people_roles ADD COLUMN {column} TEXT")
+    db.executescript(SCHEMA_2)
 
 
 def reset(db: sqlite3.Connection) -> None:
     """Empty tables, not marked built (inside the caller's transaction): a build fills them, then marks."""
     db.execute("DELETE FROM meta WHERE key = 'people_format'")
-    for table in ("people_articles", "people_names", "people_roles", "people_keys"):
+    for table in TABLES:
         db.execute(f"DELETE FROM {table}")
 
 
@@ -104,6 +128,27 @@ def _decode(blob: bytes) -> tuple[tuple[int, str, tuple[tuple[str, int, int, int
                  for s, t, cands in data)
 
 
+def load_articles(db: sqlite3.Connection, arts: Sequence[int]) -> dict[int, ArticlePeople]:
+    """The stored contributions of these articles (by their ``h64`` ids)."""
+    out: dict[int, ArticlePeople] = {}
+    for part in _parts(arts):
+        roles: dict[int, list[RoleRow]] = {}
+        for art, name, role, sentence, lo, hi, start in db.execute(
+                f"SELECT art, name, role, sentence, lo, hi, sentence_start FROM people_roles "
+                f"WHERE art IN ({_marks(len(part))}) ORDER BY art, ord", part):
+            roles.setdefault(int(art), []).append(RoleRow(name, role, sentence, (int(lo), int(hi)), int(start)))
+        for art, aid, title, pub, src, data in db.execute(
+                f"SELECT art, article_id, title, published, source, data FROM people_articles "
+                f"WHERE art IN ({_marks(len(part))})", part):
+            out[int(art)] = ArticlePeople(aid, title, date.fromisoformat(pub) if pub else None, src,
+                                          tuple(roles.get(int(art), [])), _decode(data))
+    return out
+
+
+def _all_keys(a: ArticlePeople) -> set[str]:
+    return a.keys() | {name_key(r.name) for r in a.roles}
+
+
 def _old_role_keys(db: sqlite3.Connection, arts: Sequence[int]) -> set[str]:
     out: set[str] = set()
     for part in _parts(arts):
@@ -112,26 +157,56 @@ def _old_role_keys(db: sqlite3.Connection, arts: Sequence[int]) -> set[str]:
     return out
 
 
+def _people(db: sqlite3.Connection, keys: Iterable[str]) -> dict[str, str]:
+    """name key -> name, for those of ``keys`` someone is named with a role under (``people_keys``)."""
+    out: dict[str, str] = {}
+    for part in _parts(sorted(set(keys))):
+        out.update((str(k), str(n)) for k, n in
+                   db.execute(f"SELECT key, name FROM people_keys WHERE key IN ({_marks(len(part))})", part))
+    return out
+
+
+def _drop_mentions(db: sqlite3.Connection, arts: Sequence[ArticlePeople]) -> None:
+    db.executemany("DELETE FROM people_mentions WHERE key = ? AND art = ?",
+                   [(k, h64(a.article_id)) for a in arts for k in _all_keys(a)])
+
+
+def _add_mentions(db: sqlite3.Connection, arts: Sequence[ArticlePeople]) -> None:
+    """The (person, article) rows of these articles, given who is a person now (``people_keys``): exactly the
+    people ``mentions_of_article`` finds in each."""
+    known = _people(db, {k for a in arts for k in _all_keys(a)})
+    rows = []
+    for a in arts:
+        pub = a.published.isoformat() if a.published else ""
+        for key in sorted({name_key(m.name) for m in mentions_of_article(a, known)}):
+            rows.append((key, h64(a.article_id), a.article_id, pub))
+    db.executemany("INSERT OR IGNORE INTO people_mentions VALUES (?, ?, ?, ?)", rows)
+
+
 def _drop(db: sqlite3.Connection, arts: Sequence[int]) -> None:
-    for art in arts:
-        row = db.execute("SELECT data FROM people_articles WHERE art = ?", (art,)).fetchone()
-        if row is None:
-            continue
-        keys = {c[0] for _, _, cands in _decode(row[0]) for c in cands}
-        db.executemany("DELETE FROM people_names WHERE key_h = ? AND art = ?", [(h64(k), art) for k in keys])
+    old = load_articles(db, arts)
+    _drop_mentions(db, list(old.values()))
+    for art, a in old.items():
+        db.executemany("DELETE FROM people_names WHERE key_h = ? AND art = ?", [(h64(k), art) for k in a.keys()])
+        for key, rkey in {(name_key(r.name), role_key(r.role)) for r in a.roles}:
+            db.execute("UPDATE people_role_keys SET n = n - 1 WHERE key = ? AND rkey = ?", (key, rkey))
         db.execute("DELETE FROM people_roles WHERE art = ?", (art,))
         db.execute("DELETE FROM people_articles WHERE art = ?", (art,))
+    db.execute("DELETE FROM people_role_keys WHERE n <= 0")
 
 
 def _insert(db: sqlite3.Connection, a: ArticlePeople) -> None:
     art = h64(a.article_id)
+    pub = a.published.isoformat() if a.published else ""
     db.execute("INSERT OR REPLACE INTO people_articles VALUES (?, ?, ?, ?, ?, ?)",
-               (art, a.article_id, a.title, a.published.isoformat() if a.published else "", a.source, _encode(a)))
+               (art, a.article_id, a.title, pub, a.source, _encode(a)))
     db.executemany("INSERT OR IGNORE INTO people_names (key_h, art) VALUES (?, ?)",
                    [(h64(k), art) for k in a.keys()])
-    db.executemany("INSERT INTO people_roles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    db.executemany("INSERT INTO people_roles VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                    [(art, i, a.article_id, name_key(r.name), r.name, r.role, title_of(r.role), r.sentence,
-                     r.span[0], r.span[1], r.sentence_start) for i, r in enumerate(a.roles)])
+                     r.span[0], r.span[1], r.sentence_start, role_key(r.role), pub) for i, r in enumerate(a.roles)])
+    db.executemany("INSERT INTO people_role_keys VALUES (?, ?, 1) ON CONFLICT (key, rkey) DO UPDATE SET n = n + 1",
+                   sorted({(name_key(r.name), role_key(r.role)) for r in a.roles}))
 
 
 def _refresh_keys(db: sqlite3.Connection, keys: Iterable[str]) -> None:
@@ -147,18 +222,32 @@ def _refresh_keys(db: sqlite3.Connection, keys: Iterable[str]) -> None:
                    (key, h64(key), row[0], words[0] if words else "", "".join(words), len(words)))
 
 
+def _holding(db: sqlite3.Connection, keys: Iterable[str]) -> set[int]:
+    """Articles whose sentences hold one of these name keys."""
+    return {int(a) for k in keys for (a,) in db.execute("SELECT art FROM people_names WHERE key_h = ?", (h64(k),))}
+
+
 def replace_articles(db: sqlite3.Connection, articles: Sequence[ArticlePeople], removed: Sequence[str] = ()) -> None:
     """``articles`` now contribute exactly this, ``removed`` nothing (inside the caller's transaction; a no-op
-    until the tables are built)."""
+    until the tables are built). Whether an article mentions a person can depend on who else is a person (a
+    known name covers the words of a shorter one): when a name becomes or stops being a person's, the
+    mentions of every article holding it are computed again (proportional to those articles)."""
     if not is_built(db):
         return
     arts = [h64(a.article_id) for a in articles] + [h64(a) for a in removed]
-    touched = _old_role_keys(db, arts)
+    touched = _old_role_keys(db, arts) | {name_key(r.name) for a in articles for r in a.roles}
+    before = set(_people(db, touched))
     _drop(db, arts)
     for a in articles:
         _insert(db, a)
-        touched.update(name_key(r.name) for r in a.roles)
     _refresh_keys(db, sorted(touched))
+    flipped = before ^ set(_people(db, touched))
+    again = sorted(_holding(db, flipped) - set(arts))
+    for part in _parts(again):
+        redo = list(load_articles(db, part).values())
+        _drop_mentions(db, redo)
+        _add_mentions(db, redo)
+    _add_mentions(db, articles)
 
 
 def add_built(db: sqlite3.Connection, articles: Sequence[ArticlePeople]) -> None:
@@ -167,9 +256,44 @@ def add_built(db: sqlite3.Connection, articles: Sequence[ArticlePeople]) -> None
         _insert(db, a)
 
 
+def _all_mentions(db: sqlite3.Connection, page: int = 500) -> None:
+    """``people_mentions`` for every article, once the people are known (a build, an upgrade)."""
+    db.execute("DELETE FROM people_mentions")
+    last = None
+    while True:
+        arts = [int(a) for (a,) in db.execute(
+            "SELECT art FROM people_articles WHERE (? IS NULL OR art > ?) ORDER BY art LIMIT ?", (last, last, page))]
+        if not arts:
+            return
+        _add_mentions(db, list(load_articles(db, arts).values()))
+        last = arts[-1]
+
+
 def finish_build(db: sqlite3.Connection) -> None:
     keys = [str(k) for (k,) in db.execute("SELECT DISTINCT key FROM people_roles")]
     _refresh_keys(db, keys)
+    _all_mentions(db)
+    mark_built(db)
+
+
+def needs_upgrade(db: sqlite3.Connection) -> bool:
+    """Whether the ledger holds complete people tables of format 1 (``upgrade`` derives format 2 from them)."""
+    return _format(db) == "1"
+
+
+def upgrade(db: sqlite3.Connection) -> None:
+    """Format 1 -> 2 from the stored rows alone (no parse; inside the caller's transaction): the role rows get
+    their role key and date, then the counts per person and role and the mention rows are derived."""
+    if not needs_upgrade(db):
+        return
+    create_tables(db)
+    db.create_function("postqa_role_key", 1, role_key, deterministic=True)
+    db.execute("UPDATE people_roles SET rkey = postqa_role_key(role), published = "
+               "(SELECT a.published FROM people_articles a WHERE a.art = people_roles.art)")
+    db.execute("DELETE FROM people_role_keys")
+    db.execute("INSERT INTO people_role_keys SELECT key, rkey, count(DISTINCT art) FROM people_roles "
+               "GROUP BY key, rkey")
+    _all_mentions(db)
     mark_built(db)
 
 
@@ -210,18 +334,7 @@ class LedgerPeople:
     def _articles_locked(self, want: list[str]) -> list[ArticlePeople]:
         missing = [a for a in want if a not in self._arts]
         for part in _parts(missing):
-            arts = [h64(a) for a in part]
-            roles: dict[str, list[RoleRow]] = {}
-            for aid, name, role, sentence, lo, hi, start in self._rows(
-                    f"SELECT article_id, name, role, sentence, lo, hi, sentence_start FROM people_roles "
-                    f"WHERE art IN ({_marks(len(arts))}) ORDER BY art, ord", arts):
-                roles.setdefault(aid, []).append(RoleRow(name, role, sentence, (int(lo), int(hi)), int(start)))
-            found = {}
-            for aid, title, pub, src, data in self._rows(
-                    f"SELECT article_id, title, published, source, data FROM people_articles "
-                    f"WHERE art IN ({_marks(len(arts))})", arts):
-                found[aid] = ArticlePeople(aid, title, date.fromisoformat(pub) if pub else None, src,
-                                           tuple(roles.get(aid, [])), _decode(data))
+            found = {a.article_id: a for a in load_articles(self.db, [h64(a) for a in part]).values()}
             for a in part:
                 self._arts[a] = found.get(a)
         out = []
@@ -249,23 +362,24 @@ class LedgerPeople:
         return [m for a in arts for m in mentions_of_article(a, known)]
 
     def _articles_of(self, key: str) -> list[str]:
-        """Articles that name ``key`` with a role or hold it as a name."""
-        got = {str(a) for (a,) in self._rows("SELECT article_id FROM people_roles WHERE key = ?", (key,))}
-        got.update(str(a) for (a,) in self._rows(
-            "SELECT a.article_id FROM people_names n JOIN people_articles a ON a.art = n.art WHERE n.key_h = ?",
-            (h64(key),)))
-        return sorted(got)
+        """Articles that mention ``key`` (sorted by id)."""
+        return [str(a) for (a,) in self._rows("SELECT article_id FROM people_mentions WHERE key = ? ORDER BY "
+                                               "article_id", (key,))]
 
     def mentions_of(self, key: str) -> list[Mention]:
         return [m for m in self.mentions_in(self._articles_of(key)) if name_key(m.name) == key]
 
     def _first(self, key: str) -> tuple[str, int, str] | None:
         """(article id, place in that article's mentions, name) of the first mention of ``key`` in index
-        order: what the in-memory index calls the person (its ``display``) and where it lists them."""
-        for aid in self._articles_of(key):
-            for i, m in enumerate(self.mentions_in([aid])):
-                if name_key(m.name) == key:
-                    return aid, i, m.name
+        order: what the in-memory index calls the person (its ``display``) and where it lists them. One
+        indexed row and one article, however many articles name them."""
+        row = self._rows("SELECT article_id FROM people_mentions WHERE key = ? ORDER BY article_id LIMIT 1", (key,))
+        if not row:
+            return None
+        aid = str(row[0][0])
+        for i, m in enumerate(self.mentions_in([aid])):
+            if name_key(m.name) == key:
+                return aid, i, m.name
         return None
 
     def order(self, keys: Iterable[str]) -> list[str]:
@@ -349,31 +463,42 @@ class LedgerPeople:
     # -------------------------------------------------------------------------------- people and roles
 
     def person_by_key(self, key: str, max_articles: int | None = None) -> Person:
-        """The person under ``key``; with ``max_articles``, only their newest that many articles (then only
-        the articles needed are read: newest first until enough mention them)."""
+        """The person under ``key``; with ``max_articles``, only their newest that many articles and, per role,
+        the newest that many dates with the count of all (``people_rows.newest``): a bounded read — the newest
+        rows of the person's mention and role indexes — however many articles name them."""
         if max_articles is None:
             return person_of(self.display_of(key), self.mentions_of(key))
-        dated = self._rows("SELECT article_id, published FROM people_articles WHERE art IN "
-                           "(SELECT art FROM people_names WHERE key_h = ? UNION SELECT art FROM people_roles "
-                           "WHERE key = ?)", (h64(key), key))
-        newest = [str(a) for a, _ in sorted(dated, key=lambda r: (str(r[1] or ""), str(r[0])), reverse=True)]
-        picked: list[Mention] = []  # the mentions without a role in the newest articles that mention them
-        found: list[str] = []
-        for i in range(0, len(newest), 16):
-            batch = newest[i:i + 16]
-            per: dict[str, list[Mention]] = {}
-            for m in self.mentions_in(batch):
-                if name_key(m.name) == key:
-                    per.setdefault(m.article_id, []).append(m)
-            for aid in batch:
-                if aid in per and len(found) < max_articles:
-                    found.append(aid)
-                    picked += [m for m in per[aid] if not m.role]
-            if len(found) >= max_articles:
-                break
-        person = person_of(self.display_of(key), self._role_mentions("r.key = ?", (key,)) + picked)
+        newest = [str(a) for (a,) in self._rows(
+            "SELECT article_id FROM people_mentions WHERE key = ? ORDER BY published DESC, article_id DESC LIMIT ?",
+            (key, max_articles))]
+        person = person_of(self.display_of(key), [m for m in self.mentions_in(newest) if name_key(m.name) == key])
+        person.roles = self._roles(key, max_articles)
         person.articles = person.articles[:max_articles]
         return person
+
+    def _roles(self, key: str, n: int) -> list[RoleEntry]:
+        """The person's roles as ``people_rows.role_entries`` gives them, each with its newest ``n`` articles."""
+        entries = []
+        for rkey, total in self._rows("SELECT rkey, n FROM people_role_keys WHERE key = ?", (key,)):
+            first = self._rows("SELECT article_id, ord FROM people_roles WHERE key = ? AND rkey = ? "
+                               "ORDER BY article_id, ord LIMIT 1", (key, rkey))
+            arts: list[str] = []
+            dates: list[date | None] = []
+            role = ""
+            with self._lock:  # newest first; within an article the role as its first row spells it
+                for r, aid, pub in self.db.execute(
+                        "SELECT role, article_id, published FROM people_roles WHERE key = ? AND rkey = ? "
+                        "ORDER BY published DESC, article_id DESC, ord DESC", (key, rkey)):
+                    if aid not in arts:
+                        if len(arts) >= n:
+                            break
+                        arts.append(str(aid))
+                        dates.append(date.fromisoformat(pub) if pub else None)
+                    if len(arts) == 1:
+                        role = str(r)
+            entries.append((tuple(first[0]), RoleEntry(role, dates, arts, int(total))))
+        entries.sort(key=lambda e: e[0])  # first named in this role first (index order), then as role_entries
+        return sorted((e for _, e in entries), key=lambda r: (dkey(r.dates[0]), r.total), reverse=True)
 
     def person(self, name: str, max_articles: int | None = None) -> Person | None:
         key = self.resolve(name)
