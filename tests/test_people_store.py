@@ -60,14 +60,19 @@ def snapshot(people: PeopleLookup, keys: list[str], article_ids: list[str]) -> d
         "len": len(people), "names": people.names(), "order": people.order(keys + ["nobody"]),
         "display": {k: people.display_of(k) for k in keys},
         "person": {k: (p.to_json() if (p := people.person(k)) else None) for k in keys},
-        "newest": {(k, n): (p.to_json() if (p := people.person(k, n)) else None) for k in keys for n in (1, 2, 3)},
+        "newest": {(k, n): (p.to_json(), [r.total for r in p.roles]) if (p := people.person(k, n)) else None
+                   for k in keys for n in (1, 2, 3)},
         "roles": {k: people.roles_of(k) for k in keys},
         "mentioned": {k: sorted(people.mentioned_in(k)) for k in keys},
         "mentions": people.mentions_in(article_ids),
         "resolve": {x: people.resolve(x) for x in _probes()},
         "candidates": {x: people.candidates(x) for x in _probes()},
         "find_in": {t: people.find_in(t) for t in texts + _probes()},
-        "titles": {r: (people.has_title(r), people.holders(r)) for r in ROLES + ["Vice President", "Mayor"]},
+        "titles": {r: (people.has_title(r), people.holders(r), people.holder_names(r),
+                       [people.holders(r, n) for n in (1, 2, 3)],
+                       {name: people.holders(r, 2, name) for name in NAMES})
+                   for r in ROLES + ["Vice President", "Mayor"]},
+        "role_keys": {k: sorted(people.role_keys(k)) for k in keys},
     }
 
 

@@ -6,6 +6,7 @@ import json
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -18,6 +19,7 @@ from postqa.index.people_rows import (
     RoleEntry,
     article_people,
     dkey,
+    holder_names,
     holders_among,
     mentions_of_article,
     name_key,
@@ -73,7 +75,9 @@ class PeopleLookup(Protocol):
     def person(self, name: str, max_articles: int | None = None) -> Person | None: ...
     def roles_of(self, key: str) -> list[str]: ...
     def has_title(self, role: str) -> bool: ...
-    def holders(self, role: str) -> list[Mention]: ...
+    def holders(self, role: str, limit: int | None = None, name: str | None = None) -> list[Mention]: ...
+    def holder_names(self, role: str) -> dict[str, date]: ...
+    def role_keys(self, key: str) -> set[str]: ...
     def mentions_in(self, article_ids: Iterable[str]) -> list[Mention]: ...
     def order(self, keys: Iterable[str]) -> list[str]: ...
     def mentioned_in(self, key: str) -> set[str]: ...
@@ -201,8 +205,16 @@ class PeopleIndex:
     def roles_of(self, key: str) -> list[str]:
         return [m.role for m in self.by_name.get(key, []) if m.role]
 
-    def holders(self, role: str) -> list[Mention]:
-        return holders_among(self.mentions, role)
+    def holders(self, role: str, limit: int | None = None, name: str | None = None) -> list[Mention]:
+        """Role mentions answering ``role``, newest first (only ``name``'s as spelled; the newest ``limit``)."""
+        found = [m for m in holders_among(self.mentions, role) if name is None or m.name == name]
+        return found[:limit]
+
+    def holder_names(self, role: str) -> dict[str, date]:
+        return holder_names(holders_among(self.mentions, role))
+
+    def role_keys(self, key: str) -> set[str]:
+        return {role_key(m.role) for m in self.by_name.get(key, []) if m.role}
 
     def mentions_in(self, article_ids: Iterable[str]) -> list[Mention]:
         arts = set(article_ids)
@@ -370,15 +382,15 @@ def who_answer(people: PeopleLookup, question: str, name: str, max_citations: in
 def role_answer(people: PeopleLookup, question: str, role: str, max_citations: int = 3) -> Answer | None:
     """'Who is the President of China Post Group?' -> 'Zhang Jinliang (as of 2019-05-21)' from the newest
     article that names the holder of exactly that role."""
-    found = people.holders(role)
+    found = people.holders(role, 1)
     if not found:
         return None
     top = found[0]
     text = f"{top.name} (as of {top.published.isoformat()})" if top.published else top.name
     cites: list[Citation] = []
     seen: set[str] = set()
-    for m in found:
-        if m.name != top.name or m.article_id in seen:
+    for m in people.holders(role, 4 * max_citations, top.name):  # the holder's newest articles
+        if m.article_id in seen:
             continue
         seen.add(m.article_id)
         art = {"id": m.article_id, "title": m.title, "date": m.published, "source": m.source,
@@ -388,7 +400,7 @@ def role_answer(people: PeopleLookup, question: str, role: str, max_citations: i
         if len(cites) >= max_citations:
             break
     newest = dkey(top.published)
-    others = sorted({m.name for m in found if m.name != top.name and dkey(m.published) < newest})
+    others = sorted(n for n, oldest in people.holder_names(role).items() if n != top.name and oldest < newest)
     note = f"Earlier holders in the news: {', '.join(others)}" if others else ""
     return Answer(question=question, text=text, answerable=True, citations=cites, confidence=1.0, note=note)
 
@@ -423,15 +435,14 @@ def contradicts_role(people: PeopleLookup, answer_text: str, role: str) -> bool:
     key = people.find_in(answer_text)
     if key is None:
         return False
-    known = people.roles_of(key)
+    known = people.role_keys(key)
     if not known:
         return False
-    wanted = {m.name for m in people.holders(role)}
-    if people.display_of(key) in wanted:
+    if people.display_of(key) in people.holder_names(role):
         return False
     # "Chairman Liu Aili" (no organisation named) does not contradict "the Chairman of China Post Group"
     title = role_key(role).partition(" of ")[0]
-    return not any(role_key(r).partition(" of ") == (title, "", "") for r in known)
+    return not any(r.partition(" of ") == (title, "", "") for r in known)
 
 
 _BOTH = re.compile(r"\bboth\b|\bin (?:each|all) of\b|\bevery one of\b", re.IGNORECASE)

@@ -206,7 +206,7 @@ class Person:
         return {
             "name": self.name,
             "roles": [{"role": r.role, "dates": [d.isoformat() if d else None for d in r.dates],
-                       "articles": r.article_ids, "total": r.total} for r in self.roles],
+                       "articles": r.article_ids} for r in self.roles],
             "articles": [{**a, "date": a["date"].isoformat() if a["date"] else None} for a in self.articles],
         }
 
@@ -255,23 +255,30 @@ def newest(person: Person, n: int) -> Person:
     return Person(person.name, roles, person.articles[:n])
 
 
-def holders_among(mentions: Iterable[Mention], role: str) -> list[Mention]:
-    """Role mentions whose role matches ``role`` (same title words; the organisation's words agree),
-    newest first."""
+def role_matches(rkey: str, role: str) -> bool:
+    """Whether a role mention of role key ``rkey`` answers ``role``: the same title words, and the organisation's
+    words agree (one contains the other; no organisation asked: any)."""
     title_q, _, org_q = role_key(role).partition(" of ")
+    title_m, _, org_m = rkey.partition(" of ")
+    if title_m != title_q:
+        return False
     org_words = set(org_q.split()) - {"the"}
-    out = []
-    for m in mentions:
-        if not m.role:
-            continue
-        title_m, _, org_m = role_key(m.role).partition(" of ")
-        if title_m != title_q:
-            continue
-        mw = set(org_m.split()) - {"the"}
-        if org_words and not (org_words <= mw or mw and mw <= org_words):
-            continue
-        out.append(m)
+    mw = set(org_m.split()) - {"the"}
+    return not org_words or org_words <= mw or bool(mw) and mw <= org_words
+
+
+def holders_among(mentions: Iterable[Mention], role: str) -> list[Mention]:
+    """Role mentions whose role matches ``role`` (``role_matches``), newest first."""
+    out = [m for m in mentions if m.role and role_matches(role_key(m.role), role)]
     return sorted(out, key=lambda m: (dkey(m.published), m.article_id), reverse=True)
+
+
+def holder_names(found: Iterable[Mention]) -> dict[str, date]:
+    """Each name (as spelled) among these role mentions, with its oldest date (``date.min``: undated)."""
+    out: dict[str, date] = {}
+    for m in found:
+        out[m.name] = min(out.get(m.name, date.max), dkey(m.published))
+    return out
 
 
 def question_grams(text: str) -> list[str]:

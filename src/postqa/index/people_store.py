@@ -28,18 +28,19 @@ from postqa.index.people_rows import (
     RoleEntry,
     RoleRow,
     dkey,
-    holders_among,
     mentions_of_article,
     name_key,
     person_of,
     question_grams,
     role_key,
+    role_matches,
     title_of,
 )
 
 FORMAT = "2"  # meta key ``people_format``: the tables hold every article's contribution in this layout
 # 2: + people_mentions (which articles mention each person), people_role_keys (articles per person and role),
-#    people_roles.rkey/published: a who-lookup reads a bounded number of rows however often someone is named
+#    people_role_names (articles per role and name as spelled), people_roles.rkey/published: who-lookups read
+#    a bounded number of rows however often someone is named
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS people_articles (art INTEGER PRIMARY KEY, article_id TEXT, title TEXT,
     published TEXT, source TEXT, data BLOB);
@@ -48,7 +49,6 @@ CREATE TABLE IF NOT EXISTS people_roles (art INTEGER, ord INTEGER, article_id TE
     role TEXT, title TEXT, sentence TEXT, lo INTEGER, hi INTEGER, sentence_start INTEGER, rkey TEXT,
     published TEXT, PRIMARY KEY (art, ord));
 CREATE INDEX IF NOT EXISTS people_roles_key ON people_roles (key, article_id, ord);
-CREATE INDEX IF NOT EXISTS people_roles_title ON people_roles (title);
 CREATE TABLE IF NOT EXISTS people_keys (key TEXT PRIMARY KEY, key_h INTEGER, name TEXT, first_word TEXT,
     joined TEXT, n_words INTEGER);
 CREATE INDEX IF NOT EXISTS people_keys_first ON people_keys (first_word);
@@ -56,6 +56,9 @@ CREATE INDEX IF NOT EXISTS people_keys_joined ON people_keys (joined);
 CREATE INDEX IF NOT EXISTS people_keys_words ON people_keys (n_words);
 """
 SCHEMA_2 = """
+DROP INDEX IF EXISTS people_roles_title;
+CREATE INDEX IF NOT EXISTS people_roles_title_newest ON people_roles (title, published, article_id, ord);
+CREATE INDEX IF NOT EXISTS people_roles_name_oldest ON people_roles (rkey, name, published);
 CREATE INDEX IF NOT EXISTS people_roles_newest ON people_roles (key, rkey, published, article_id, ord);
 CREATE INDEX IF NOT EXISTS people_roles_first ON people_roles (key, rkey, article_id, ord);
 CREATE TABLE IF NOT EXISTS people_mentions (key TEXT, art INTEGER, article_id TEXT, published TEXT,
@@ -63,8 +66,12 @@ CREATE TABLE IF NOT EXISTS people_mentions (key TEXT, art INTEGER, article_id TE
 CREATE INDEX IF NOT EXISTS people_mentions_newest ON people_mentions (key, published, article_id);
 CREATE INDEX IF NOT EXISTS people_mentions_first ON people_mentions (key, article_id);
 CREATE TABLE IF NOT EXISTS people_role_keys (key TEXT, rkey TEXT, n INTEGER, PRIMARY KEY (key, rkey)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS people_role_names (rkey TEXT, name TEXT, title TEXT, n INTEGER,
+    PRIMARY KEY (rkey, name)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS people_role_names_title ON people_role_names (title);
 """
-TABLES = ("people_articles", "people_names", "people_roles", "people_keys", "people_mentions", "people_role_keys")
+TABLES = ("people_articles", "people_names", "people_roles", "people_keys", "people_mentions", "people_role_keys",
+          "people_role_names")
 
 
 def h64(text: str) -> int:
@@ -188,11 +195,14 @@ def _drop(db: sqlite3.Connection, arts: Sequence[int]) -> None:
     _drop_mentions(db, list(old.values()))
     for art, a in old.items():
         db.executemany("DELETE FROM people_names WHERE key_h = ? AND art = ?", [(h64(k), art) for k in a.keys()])
-        for key, rkey in {(name_key(r.name), role_key(r.role)) for r in a.roles}:
-            db.execute("UPDATE people_role_keys SET n = n - 1 WHERE key = ? AND rkey = ?", (key, rkey))
+        db.executemany("UPDATE people_role_keys SET n = n - 1 WHERE key = ? AND rkey = ?",
+                       sorted({(name_key(r.name), role_key(r.role)) for r in a.roles}))
+        db.executemany("UPDATE people_role_names SET n = n - 1 WHERE rkey = ? AND name = ?",
+                       sorted({(role_key(r.role), r.name) for r in a.roles}))
         db.execute("DELETE FROM people_roles WHERE art = ?", (art,))
         db.execute("DELETE FROM people_articles WHERE art = ?", (art,))
     db.execute("DELETE FROM people_role_keys WHERE n <= 0")
+    db.execute("DELETE FROM people_role_names WHERE n <= 0")
 
 
 def _insert(db: sqlite3.Connection, a: ArticlePeople) -> None:
@@ -207,6 +217,8 @@ def _insert(db: sqlite3.Connection, a: ArticlePeople) -> None:
                      r.span[0], r.span[1], r.sentence_start, role_key(r.role), pub) for i, r in enumerate(a.roles)])
     db.executemany("INSERT INTO people_role_keys VALUES (?, ?, 1) ON CONFLICT (key, rkey) DO UPDATE SET n = n + 1",
                    sorted({(name_key(r.name), role_key(r.role)) for r in a.roles}))
+    db.executemany("INSERT INTO people_role_names VALUES (?, ?, ?, 1) ON CONFLICT (rkey, name) DO UPDATE SET n = n + 1",
+                   sorted({(role_key(r.role), r.name, title_of(r.role)) for r in a.roles}))
 
 
 def _refresh_keys(db: sqlite3.Connection, keys: Iterable[str]) -> None:
@@ -259,14 +271,11 @@ def add_built(db: sqlite3.Connection, articles: Sequence[ArticlePeople]) -> None
 def _all_mentions(db: sqlite3.Connection, page: int = 500) -> None:
     """``people_mentions`` for every article, once the people are known (a build, an upgrade)."""
     db.execute("DELETE FROM people_mentions")
-    last = None
-    while True:
-        arts = [int(a) for (a,) in db.execute(
-            "SELECT art FROM people_articles WHERE (? IS NULL OR art > ?) ORDER BY art LIMIT ?", (last, last, page))]
-        if not arts:
-            return
+    arts = [int(a) for (a,) in db.execute("SELECT art FROM people_articles ORDER BY art LIMIT ?", (page,))]
+    while arts:  # pages by a range of the primary key (each page an index seek, not a scan from the start)
         _add_mentions(db, list(load_articles(db, arts).values()))
-        last = arts[-1]
+        arts = [int(a) for (a,) in db.execute("SELECT art FROM people_articles WHERE art > ? ORDER BY art LIMIT ?",
+                                              (arts[-1], page))]
 
 
 def finish_build(db: sqlite3.Connection) -> None:
@@ -293,11 +302,23 @@ def upgrade(db: sqlite3.Connection) -> None:
     db.execute("DELETE FROM people_role_keys")
     db.execute("INSERT INTO people_role_keys SELECT key, rkey, count(DISTINCT art) FROM people_roles "
                "GROUP BY key, rkey")
+    db.execute("DELETE FROM people_role_names")
+    db.execute("INSERT INTO people_role_names SELECT rkey, name, min(title), count(DISTINCT art) FROM people_roles "
+               "GROUP BY rkey, name")
     _all_mentions(db)
     mark_built(db)
 
 
 # ------------------------------------------------------------------------------------------ queries
+
+_ROLE_SELECT = ("SELECT r.name, r.role, r.article_id, a.title, a.published, r.sentence, r.lo, r.hi, r.sentence_start, "
+                "a.source FROM people_roles r JOIN people_articles a ON a.art = r.art")
+
+
+def _role_mention(row: Sequence[Any]) -> Mention:
+    n, r, aid, t, p, s, lo, hi, st, src = row
+    return Mention(n, r, aid, t, date.fromisoformat(p) if p else None, s, (int(lo), int(hi)), int(st), src)
+
 
 class LedgerPeople:
     """The people index read from the ledger's tables: the same queries as ``people.PeopleIndex``, each
@@ -504,23 +525,54 @@ class LedgerPeople:
         key = self.resolve(name)
         return self.person_by_key(key, max_articles) if key is not None else None
 
-    def _role_mentions(self, where: str, args: Sequence[Any]) -> list[Mention]:
-        rows = self._rows("SELECT r.name, r.role, r.article_id, a.title, a.published, r.sentence, r.lo, r.hi, "
-                          "r.sentence_start, a.source FROM people_roles r JOIN people_articles a ON a.art = r.art "
-                          f"WHERE {where} ORDER BY r.article_id, r.ord", args)
-        return [Mention(n, r, aid, t, date.fromisoformat(p) if p else None, s, (int(lo), int(hi)), int(st), src)
-                for n, r, aid, t, p, s, lo, hi, st, src in rows]
-
     def roles_of(self, key: str) -> list[str]:
         return [str(r) for (r,) in self._rows("SELECT role FROM people_roles WHERE key = ? ORDER BY article_id, ord",
                                               (key,))]
+
+    def role_keys(self, key: str) -> set[str]:
+        return {str(r) for (r,) in self._rows("SELECT rkey FROM people_role_keys WHERE key = ?", (key,))}
 
     def has_title(self, role: str) -> bool:
         title = title_of(role)
         return bool(title) and bool(self._rows("SELECT 1 FROM people_roles WHERE title = ? LIMIT 1", (title,)))
 
-    def holders(self, role: str) -> list[Mention]:
-        return holders_among(self._role_mentions("r.title = ?", (title_of(role),)), role)
+    def _answering(self, role: str) -> list[tuple[str, str]]:
+        """(role key, name) of every role and name spelling that answers ``role`` (one row per pair)."""
+        return [(str(k), str(n)) for k, n in self._rows(
+            "SELECT rkey, name FROM people_role_names WHERE title = ?", (title_of(role),)) if role_matches(k, role)]
+
+    def holders(self, role: str, limit: int | None = None, name: str | None = None) -> list[Mention]:
+        """As ``people_rows.holders_among`` over every role mention, newest first, read newest first from the
+        title's index until ``limit`` (whole articles: within one, the rows in their order)."""
+        pairs = [p for p in self._answering(role) if name is None or p[1] == name]
+        rkeys = sorted({k for k, _ in pairs})
+        if not rkeys:
+            return []
+        where = f"r.title = ? AND r.rkey IN ({_marks(len(rkeys))})" + (" AND r.name = ?" if name is not None else "")
+        args = [title_of(role), *rkeys, *([name] if name is not None else [])]
+        out: list[Mention] = []
+        group: list[Mention] = []
+        with self._lock:
+            for row in self.db.execute(f"{_ROLE_SELECT} WHERE {where} ORDER BY r.published DESC, r.article_id DESC, "
+                                       "r.ord DESC", args):
+                m = _role_mention(row)
+                if group and m.article_id != group[0].article_id:
+                    out += reversed(group)
+                    group = []
+                    if limit is not None and len(out) >= limit:
+                        break
+                group.append(m)
+        out += reversed(group)
+        return out[:limit]
+
+    def holder_names(self, role: str) -> dict[str, date]:
+        """Each name answering ``role`` with its oldest date: one indexed row per role key and name."""
+        out: dict[str, date] = {}
+        for rkey, name in self._answering(role):
+            (pub,) = self._rows("SELECT published FROM people_roles WHERE rkey = ? AND name = ? ORDER BY published "
+                                "LIMIT 1", (rkey, name))[0]
+            out[name] = min(out.get(name, date.max), date.fromisoformat(pub) if pub else date.min)
+        return out
 
     def mentioned_in(self, key: str) -> set[str]:
         return {m.article_id for m in self.mentions_of(key)}
