@@ -29,7 +29,7 @@ from postqa.answering.naming import named
 from postqa.answering.question import LABEL_WORDS, Question, read_question
 from postqa.answering.scoring import matched_verbs, matched_words, score
 from postqa.answering.sentences import AnalysesFn, Scored, SentenceRanker, question_terms
-from postqa.answering.similarity import EmbedFn, WordSimilarity
+from postqa.answering.similarity import EmbedFn, WordSimilarity, WordTable
 from postqa.core.config import AnswerSettings
 from postqa.core.types import Answer, Citation, Hit
 from postqa.index.keyword import tokenize
@@ -80,12 +80,13 @@ class ExtractiveAnswerer:
 
     def __init__(self, embed: EmbedFn, idf: Callable[[str], float], settings: AnswerSettings,
                  embed_query: Callable[[str], np.ndarray] | None = None, analyses: AnalysesFn | None = None,
-                 analyser: Analyser | None = None, answerability: Answerability | None = None) -> None:
+                 analyser: Analyser | None = None, answerability: Answerability | None = None,
+                 words: WordTable | None = None) -> None:
         self.embed = embed
         self.idf = idf
         self.settings = settings
         self.analyser = analyser or shared_analyser()
-        self.words = WordSimilarity(embed)
+        self.words = WordSimilarity(embed, words)  # words: the stored vocabulary vectors, read first
         self.answerability = answerability  # None: refuse by confidence < min_confidence (the older rule)
         self.ranker = SentenceRanker(embed, embed_query or (lambda text: embed([text])[0]), idf,
                                      analyses or self.analyser.analyse_many, self.words)

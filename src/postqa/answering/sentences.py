@@ -12,6 +12,7 @@ from postqa.answering.question import Question
 from postqa.answering.similarity import EmbedFn, WordSimilarity
 from postqa.core.types import Chunk, Hit
 from postqa.index.keyword import tokenize
+from postqa.index.wordvectors import soft_terms
 from postqa.nlp.analysis import Analysis, Span
 
 AnalysesFn = Callable[[Sequence[str]], list[Analysis]]
@@ -107,9 +108,10 @@ class SentenceRanker:
         cheap = self.discourse([0.6 * chunk_cos.get(i, 0.0) + 0.4 * lex for i, lex in zip(ids, exact, strict=True)],
                                typed, ids)
         top = sorted(range(len(cands)), key=lambda i: -cheap[i])[: self.RERANK]
-        soft = self._soft(weights, [cands[i][3] for i in top])
+        missing, words = self._soft_words(weights, [cands[i][3] for i in top])
         qv = self.embed_query(f"{context} {question}".strip() if context else question)
-        vecs = self.embed([cands[i][1] for i in top])
+        vecs = self.embed_with_words([cands[i][1] for i in top], [*missing, *words])
+        soft = self._soft(missing, words)
         qn = float(np.linalg.norm(qv)) or 1.0
         cos = {i: float(v @ qv) / (float(np.linalg.norm(v)) * qn + 1e-9) for i, v in zip(top, vecs, strict=True)}
         parts = []
@@ -139,11 +141,24 @@ class SentenceRanker:
             total += w * max(near, self.TITLE_CREDIT if t in title else 0.0)
         return total
 
-    def _soft(self, weights: dict[str, float], sentence_terms: list[set[str]]) -> dict[tuple[str, str], float]:
-        """(question term, sentence term) -> credit, for question terms some sentence lacks."""
+    def embed_with_words(self, texts: list[str], words: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts``, embedded in one encoder call together with the ``words`` that neither memory
+        nor the stored word table holds (the call sorts by length, so the short words pad little)."""
+        todo = self.words.missing(words)
+        vecs = np.asarray(self.embed([*todo, *texts]))
+        if todo:
+            self.words.add(todo, vecs[:len(todo)])
+        return vecs[len(todo):]
+
+    def _soft_words(self, weights: dict[str, float], sentence_terms: list[set[str]]) -> tuple[list[str], list[str]]:
+        """(question terms some sentence lacks, the sentences' words they may be near)."""
         every = set().union(*sentence_terms) if sentence_terms else set()
         missing = [t for t in weights if t.isalpha() and not all(t in toks for toks in sentence_terms)]
-        words = sorted(t for t in every if t.isalpha() and len(t) > 2)
+        words = sorted(soft_terms(every))
+        return (missing, words) if missing and words else ([], [])
+
+    def _soft(self, missing: list[str], words: list[str]) -> dict[tuple[str, str], float]:
+        """(question term, sentence term) -> credit, for question terms some sentence lacks."""
         if not missing or not words:
             return {}
         sims = self.words.matrix(missing, words)

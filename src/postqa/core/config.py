@@ -133,6 +133,8 @@ class IngestSettings(_Section):
     # A run that would remove more than this share of the index stops and asks for --prune-all / --yes.
     max_prune_fraction: float = Field(0.2, ge=0.0, le=1.0)
     follow_symlinks: bool = False  # read files that symlinks lead to outside the corpus folder
+    # embed the corpus vocabulary once into a word-vector table, so answers make no word encoder calls
+    word_vectors: bool = True
 
 
 class Settings(BaseSettings):

@@ -23,6 +23,7 @@ from postqa.index.embedding import Embedder
 from postqa.index.ledger import Ledger, chunk_row, install, new_root_beside
 from postqa.index.people import AnalyseFn, contributions, people_path
 from postqa.index.store import ChromaIndex, StoredArticle, article_metadata, chunk_metadata, stored_from_records
+from postqa.index.wordvectors import WordVectors, backfill, vocabulary
 from postqa.nlp.store import AnalysisStore
 from postqa.reading.result import CorpusReadResult, Problem
 
@@ -43,6 +44,7 @@ class IngestReport:
     chunks_embedded: int = 0
     chunks_reused: int = 0
     chunks_analysed: int = 0
+    words_embedded: int = 0  # vocabulary words new to the word-vector table (postqa.index.wordvectors)
     articles_total: int = 0
     chunks_total: int = 0
     keyword_rebuilt: bool = False
@@ -56,7 +58,7 @@ class IngestReport:
             "unchanged": self.unchanged, "skipped": [{"path": p.path, "reason": p.reason} for p in self.skipped],
             "warnings": [{"path": p.path, "reason": p.reason} for p in self.warnings], "kept": len(self.kept),
             "chunks_embedded": self.chunks_embedded, "chunks_reused": self.chunks_reused,
-            "chunks_analysed": self.chunks_analysed,
+            "chunks_analysed": self.chunks_analysed, "words_embedded": self.words_embedded,
             "articles_total": self.articles_total, "chunks_total": self.chunks_total,
             "keyword_rebuilt": self.keyword_rebuilt, "seconds": round(self.seconds, 3),
             "collection": self.collection,
@@ -242,9 +244,11 @@ class Indexer:
     """Brings one index in line with a corpus read: adds, replaces and removes articles' chunks."""
 
     def __init__(self, embedder: Embedder, index: ChromaIndex, store_dir: Path, chunking: ChunkingSettings,
-                 embed_batch_chunks: int = 256, analyses: AnalysisStore | None = None) -> None:
+                 embed_batch_chunks: int = 256, analyses: AnalysisStore | None = None,
+                 words: WordVectors | None = None) -> None:
         self.embedder = embedder
         self.analyses = analyses
+        self.words = words if analyses is not None else None  # the vocabulary comes from the analyses
         self.index = index
         self.keyword_file = keyword_path(store_dir, index.name)
         self.people_file = people_path(store_dir, index.name)
@@ -268,6 +272,7 @@ class Indexer:
         self._settle_pending(ledger)
         if build_people(self.index, ledger, self._analyse()):
             self.people_file.unlink(missing_ok=True)  # the in-memory index's file of older versions
+        report.words_embedded += self._backfill_words(ledger)
         stored = ledger.stored_articles()
         todo: list[tuple[Article, str, StoredArticle | None]] = []
         for article in read.articles:
@@ -335,6 +340,13 @@ class Indexer:
         ledger.replace(list(articles.values()), [chunk_row(c, m) for c, m in records], removed=gone,
                        also=lambda db: people_store.replace_articles(db, people, gone))
 
+    def _backfill_words(self, ledger: Ledger) -> int:
+        """The vocabulary of the chunks stored before the word table existed, once (see wordvectors.backfill)."""
+        if self.words is None or self.analyses is None or self.words.is_built():
+            return 0
+        return backfill(self.words, (c.text for c in LedgerChunks(self.index, ledger).all_chunks()),
+                        self.analyses.get_many)
+
     def _analyse(self) -> AnalyseFn | None:
         return self.analyses.get_many if self.analyses is not None else None
 
@@ -389,6 +401,9 @@ class Indexer:
             # analysed before the Chroma write: every stored chunk has its analysis (rows are keyed by the
             # text, so rows of a batch a kill interrupted are simply reused by the next ingest)
             report.chunks_analysed += self.analyses.ensure(c.text for c in written)
+            if self.words is not None:  # before the write too: a stored chunk's words are in the table
+                vocab = set().union(*(vocabulary(a) for a in self.analyses.get_many([c.text for c in written])))
+                report.words_embedded += self.words.ensure(vocab)
         ledger = self._ledger
         assert ledger is not None, "sync opens the ledger before any write"
         ledger.mark_pending(a.id for a, _, _, _ in batch)

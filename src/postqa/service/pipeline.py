@@ -19,6 +19,7 @@ from postqa.index.indexer import Indexer, IngestLock, IngestReport, ProgressFn, 
 from postqa.index.people import PeopleSource, people_path
 from postqa.index.retrieve import HybridRetriever
 from postqa.index.store import ChromaIndex, ChromaStore, IndexSpec
+from postqa.index.wordvectors import WordVectors, words_path
 from postqa.nlp.pipeline import Analyser
 from postqa.nlp.store import AnalysisStore, analysis_path
 from postqa.reading.corpus import read_corpus
@@ -65,12 +66,21 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
             read = read_corpus(roots, follow_symlinks=settings.ingest.follow_symlinks)
         limit = None if prune_all or rebuild else settings.ingest.max_prune_fraction
         analyses = open_analyses(settings, index.name)
+        words = open_words(settings, index.name, embedder) if settings.ingest.word_vectors else None
         try:
             return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking,
-                           embed_batch_chunks=settings.embedding.write_batch, analyses=analyses).sync(
-                read, progress=progress, prune=prune, max_prune_fraction=limit)
+                           embed_batch_chunks=settings.embedding.write_batch, analyses=analyses,
+                           words=words).sync(read, progress=progress, prune=prune, max_prune_fraction=limit)
         finally:
             analyses.close()
+            if words is not None:
+                words.close()
+
+
+def open_words(settings: Settings, collection: str, embedder: Embedder, timeout: float = 30.0) -> WordVectors:
+    """The word-vector table of a collection, for this embedding model's exact weights."""
+    return WordVectors(words_path(settings.paths.vectorstore, collection), f"{embedder.name}@{embedder.fingerprint}",
+                       embedder.embed_documents, embedder.dim, timeout=timeout)
 
 
 def open_analyses(settings: Settings, collection: str) -> AnalysisStore:
@@ -103,7 +113,7 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
     # the answerer's sentence (and word) vectors, remembered by text: the encoder is most of a question's time
     answerer = ExtractiveAnswerer(CachedEmbed(embedder.embed_documents), idf, settings.answer,
                                   embed_query=embed_query, analyses=analyses.get_many, analyser=analyses.analyser,
-                                  answerability=judge)
+                                  answerability=judge, words=open_words(settings, index.name, embedder, timeout=0.05))
     info: dict[str, Any] = {"embedding": describe(embedder), "collection": index.name, "store": store.location}
     generator = None
     if settings.generator.provider != "none":
@@ -157,11 +167,12 @@ def drop_index(settings: Settings, name: str) -> None:
 
 
 def _remove_side_indexes(store_dir: Path, name: str) -> None:
-    """The keyword, people and analysis files derived from a collection go with it."""
+    """The keyword, people, analysis and word-vector files derived from a collection go with it."""
     shutil.rmtree(keyword_path(store_dir, name), ignore_errors=True)  # the ledger: catalogue and BM25
     people_path(store_dir, name).unlink(missing_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        analysis_path(store_dir, name).with_name(analysis_path(store_dir, name).name + suffix).unlink(missing_ok=True)
+    for path in (analysis_path(store_dir, name), words_path(store_dir, name)):
+        for suffix in ("", "-wal", "-shm"):
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
 
 
 def list_indexes(settings: Settings) -> list[dict[str, Any]]:
