@@ -198,3 +198,14 @@ def test_ask_with_onnx_serves_the_sentence_transformers_index_without_torch(
     assert isinstance(answer, dict) and answer["answer"] == expected.text
     assert [c["article_id"] for c in answer["citations"]] == [c.article_id for c in expected.citations]
     assert answer["citations"][0]["article_id"] == XINHUA
+
+
+@pytest.mark.slow
+def test_one_call_for_words_and_sentences_equals_separate_calls(onnx_models: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POSTQA_MODELS_DIR", str(onnx_models))
+    onnx = create_embedder(EmbeddingSettings(threads=1, provider="onnx"))
+    texts = ["presid", "chair", *_probe()[2:6], "meeting"]
+    together = onnx.embed_documents(texts)
+    alone = np.stack([onnx.embed_documents([t])[0] for t in texts])
+    assert np.allclose(together, alone, atol=1e-5)

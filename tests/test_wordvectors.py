@@ -141,3 +141,17 @@ def test_ingest_fills_the_table_and_an_older_index_is_backfilled(hash_settings: 
     assert ingest(hash_settings).words_embedded > 0 and "quokka" in table.lookup(["quokka"])
     monkeypatch.setattr(indexer_mod, "backfill", lambda *a, **k: pytest.fail("built tables are not re-read"))
     ingest(hash_settings)
+
+
+@pytest.mark.parametrize("lengths,size", [([3, 40, 4, 38, 3, 41, 39], 32), ([10] * 70, 32), ([5, 200, 7], 2), ([], 4)])
+def test_length_batches_cover_every_row_once_and_do_not_pad_short_texts_to_long_ones(lengths: list[int],
+                                                                                      size: int) -> None:
+    from postqa.index.embedding.onnx_runtime import length_batches
+
+    batches = length_batches(lengths, size)
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for b in batches:
+        assert 1 <= len(b) <= size
+        assert min(lengths[i] for i in b) >= 0.75 * max(lengths[i] for i in b)
+    if lengths == [3, 40, 4, 38, 3, 41, 39]:
+        assert sorted(map(sorted, batches)) == [[0, 2, 4], [1, 3, 5, 6]]  # the words apart from the sentences

@@ -82,6 +82,20 @@ def _pool(hidden: np.ndarray, mask: np.ndarray, pooling: str) -> np.ndarray:
     return (hidden * m).sum(axis=1) / np.clip(m.sum(axis=1), 1e-9, None)
 
 
+def length_batches(lengths: Sequence[int], batch_size: int, max_padding: float = 0.25) -> list[list[int]]:
+    """Row indices in batches of at most ``batch_size``, longest first (like sentence-transformers); a text that
+    padding to its batch's longest would leave more than ``max_padding`` empty starts a new batch, so a
+    question's few short words do not run padded to the length of the sentences embedded in the same call."""
+    batches: list[list[int]] = []
+    for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+        cur = batches[-1] if batches else None
+        if cur is not None and len(cur) < batch_size and lengths[i] >= (1 - max_padding) * lengths[cur[0]]:
+            cur.append(i)
+        else:
+            batches.append([i])
+    return batches
+
+
 class OnnxEmbedder:
     """An exported model run by onnxruntime; vectors equal the source model's sentence-transformers ones
     (checked at export time on a probe set)."""
@@ -143,9 +157,7 @@ class OnnxEmbedder:
                                                      providers=["CPUExecutionProvider"])
             return self._session
 
-    def _features(self, texts: Sequence[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        # sentence-transformers strips (and, when the model asks, lower-cases) each text before tokenizing
-        encs = self._tok.encode_batch([t.strip().lower() if self._lower else t.strip() for t in texts])
+    def _features(self, encs: Sequence[Any]) -> tuple[dict[str, np.ndarray], np.ndarray]:
         width = max(1, max(len(e.ids) for e in encs))
         ids = np.full((len(encs), width), self._pad, dtype=np.int64)
         mask = np.zeros((len(encs), width), dtype=np.int64)
@@ -162,12 +174,11 @@ class OnnxEmbedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         session = self.session()
-        # longest first, like sentence-transformers: batches of similar length pad little
-        order = np.argsort([-len(t) for t in texts], kind="stable")
+        # sentence-transformers strips (and, when the model asks, lower-cases) each text before tokenizing
+        encs = self._tok.encode_batch([t.strip().lower() if self._lower else t.strip() for t in texts])
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(texts), self.batch_size):
-            rows = order[start:start + self.batch_size]
-            feeds, mask = self._features([texts[i] for i in rows])
+        for rows in length_batches([len(e.ids) for e in encs], self.batch_size):
+            feeds, mask = self._features([encs[i] for i in rows])
             hidden = session.run(None, feeds)[0]
             out[rows] = _pool(hidden, mask, str(self.meta["pooling"]))
         return normalize_rows(out) if self.normalize else out
