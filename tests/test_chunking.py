@@ -8,8 +8,9 @@ import pytest
 from conftest import CORPUS
 
 from postqa.core.types import Article
-from postqa.index.chunking import chunk_article, split_sentences
+from postqa.index.chunking import chunk_article
 from postqa.index.embedding import HashEmbedder
+from postqa.nlp.sentences import SentenceSplitter, shared_splitter
 from postqa.reading.corpus import read_corpus
 
 COUNT = HashEmbedder().count_tokens
@@ -26,13 +27,50 @@ def _articles() -> list[Article]:
     return arts
 
 
-def test_sentences_keep_offsets_and_abbreviations() -> None:
+@pytest.fixture(scope="module")
+def splitter() -> SentenceSplitter:
+    return shared_splitter()
+
+
+def _texts(splitter: SentenceSplitter, text: str) -> list[str]:
+    return [text[a:b] for a, b in splitter.split(text)]
+
+
+def test_sentences_keep_offsets_and_abbreviations(splitter: SentenceSplitter) -> None:
     text = "Mr. Li met Dr. Wang on May 3. Sales rose 3.5 percent in the U.S. market! Did it? Yes."
-    sents = split_sentences(text)
-    assert [s.text for s in sents] == ["Mr. Li met Dr. Wang on May 3.",
-                                      "Sales rose 3.5 percent in the U.S. market!", "Did it?", "Yes."]
-    for s in sents:
-        assert text[s.start:s.end] == s.text
+    assert _texts(splitter, text) == ["Mr. Li met Dr. Wang on May 3.", "Sales rose 3.5 percent in the U.S. market!",
+                                      "Did it?", "Yes."]
+    assert splitter.component == "senter"  # en_core_web_sm's statistical recogniser, loaded alone
+
+
+def test_initials_and_abbreviations_stay_in_their_sentence(splitter: SentenceSplitter) -> None:
+    text = "The report was written by J. Smith and R. K. Jones. It was published in Sept. 2019 by the Co. in London."
+    assert _texts(splitter, text) == ["The report was written by J. Smith and R. K. Jones.",
+                                      "It was published in Sept. 2019 by the Co. in London."]
+
+
+def test_closing_quotes_stay_with_their_sentence(splitter: SentenceSplitter) -> None:
+    text = 'He said: "It is done." The crowd cheered. "We are ready," she said. "It will work." Then he left.'
+    assert _texts(splitter, text) == ['He said: "It is done."', "The crowd cheered.", '"We are ready," she said.',
+                                      '"It will work."', "Then he left."]
+
+
+def test_a_line_break_always_ends_a_sentence(splitter: SentenceSplitter) -> None:
+    text = "Orders rose\nThe plan:\n\n- three cranes in 2022,\n- three in 2023\n\nHe said it would work.\n"
+    assert _texts(splitter, text) == ["Orders rose", "The plan:", "- three cranes in 2022,", "- three in 2023",
+                                      "He said it would work."]
+    assert splitter.split("") == [] and splitter.split(" \n\t ") == []
+
+
+def test_texts_longer_than_spacy_takes_are_split_in_pieces(splitter: SentenceSplitter,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    text = "First one here. Second one there.\nThird line is long enough to be cut somewhere. Fourth."
+    whole = splitter.split(text)
+    monkeypatch.setattr(splitter.nlp, "max_length", 40)
+    pieces = splitter.split(text)
+    assert all(text[a:b].strip() == text[a:b] and b > a for a, b in pieces)
+    assert pieces[:2] == whole[:2] and pieces[-1] == whole[-1]
+    assert all(x[1] <= y[0] for x, y in zip(pieces, pieces[1:], strict=False))
 
 
 @pytest.mark.parametrize("max_tokens", [40, 120, 254])
@@ -50,8 +88,8 @@ def test_chunk_properties(max_tokens: int) -> None:
         covered = set()
         for c in chunks:
             covered.update(range(c.start, c.end))
-        for s in split_sentences(art.text):
-            assert s.start in covered and s.end - 1 in covered
+        for a, b in shared_splitter().split(art.text):
+            assert a in covered and b - 1 in covered
         assert chunk_article(art, max_tokens, COUNT) == chunks  # stable
 
 

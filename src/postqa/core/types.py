@@ -128,6 +128,9 @@ class Citation:
     score: float
     chunk_id: str = ""
     passage_start: int = 0  # offset of ``passage`` inside Article.text
+    # the sentences of ``passage`` as offsets into it, from its chunk's stored analysis, when it holds more
+    # than one; () when the passage is one sentence (what the extractive answerer cites)
+    sentences: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)

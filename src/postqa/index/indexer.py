@@ -7,7 +7,7 @@ import os
 import shutil
 import signal
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,10 +24,13 @@ from postqa.index.ledger import Ledger, chunk_row, install, new_root_beside
 from postqa.index.people import AnalyseFn, contributions, people_path
 from postqa.index.store import ChromaIndex, StoredArticle, article_metadata, chunk_metadata, stored_from_records
 from postqa.index.wordvectors import WordVectors, backfill, vocabulary
+from postqa.nlp.pipeline import DEFAULT_MODEL
+from postqa.nlp.sentences import SentenceSplitter, shared_splitter
 from postqa.nlp.store import AnalysisStore
 from postqa.reading.result import CorpusReadResult, Problem
 
 ProgressFn = Callable[[int, int], None]  # (articles done, articles to index)
+SPLIT_PAGE = 32  # articles whose sentences are split in one spaCy batch
 
 
 @dataclass
@@ -245,8 +248,9 @@ class Indexer:
 
     def __init__(self, embedder: Embedder, index: ChromaIndex, store_dir: Path, chunking: ChunkingSettings,
                  embed_batch_chunks: int = 256, analyses: AnalysisStore | None = None,
-                 words: WordVectors | None = None) -> None:
+                 words: WordVectors | None = None, sentences: SentenceSplitter | None = None) -> None:
         self.embedder = embedder
+        self.sentences = sentences or shared_splitter(analyses.analyser.model if analyses else DEFAULT_MODEL)
         self.analyses = analyses
         self.words = words if analyses is not None else None  # the vocabulary comes from the analyses
         self.index = index
@@ -257,8 +261,18 @@ class Indexer:
         self.overlap = chunking.overlap_sentences
         self.batch_chunks = embed_batch_chunks
 
-    def chunk(self, article: Article) -> list[Chunk]:
-        return chunk_article(article, self.max_tokens, self.embedder.count_tokens, self.overlap)
+    def chunk(self, article: Article, sentences: Sequence[tuple[int, int]] | None = None) -> list[Chunk]:
+        """The article's chunks; ``sentences``: its sentence offsets when already split (else split now)."""
+        if sentences is None:
+            sentences = self.sentences.split(article.text)
+        return chunk_article(article, self.max_tokens, self.embedder.count_tokens, self.overlap, sentences)
+
+    def chunk_many(self, articles: Sequence[Article]) -> Iterator[list[Chunk]]:
+        """Each article's chunks, the sentences split a page of articles at a time (spaCy batches them)."""
+        for i in range(0, len(articles), SPLIT_PAGE):
+            page = articles[i:i + SPLIT_PAGE]
+            for article, sents in zip(page, self.sentences.split_many([a.text for a in page]), strict=True):
+                yield self.chunk(article, sents)
 
     def sync(self, read: CorpusReadResult, progress: ProgressFn | None = None,
              prune: bool = True, max_prune_fraction: float | None = None) -> IngestReport:
@@ -355,8 +369,7 @@ class Indexer:
         batch: list[tuple[Article, str, StoredArticle | None, list[Chunk]]] = []
         pending = 0
         done = 0
-        for article, h, st in todo:
-            chunks = self.chunk(article)
+        for (article, h, st), chunks in zip(todo, self.chunk_many([a for a, _, _ in todo]), strict=True):
             batch.append((article, h, st, chunks))
             pending += len(chunks)
             if pending >= self.batch_chunks:

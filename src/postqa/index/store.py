@@ -7,7 +7,7 @@ import json
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ import numpy as np
 from postqa.core.config import StoreSettings
 from postqa.core.errors import IndexMismatchError, IndexMissingError, StoreUnavailableError
 from postqa.core.types import Article, Chunk, SearchFilter
+from postqa.index.chunking import CHUNKER_VERSION, LEGACY_CHUNKER
 
 SCHEMA_VERSION = 1
 _META_PREFIX = "postqa_"
@@ -34,6 +35,7 @@ class IndexSpec:
     fingerprint: str
     chunk_max_tokens: int
     chunk_overlap: int
+    chunker: str  # what cut the articles into sentences (index.chunking.chunker_id)
     schema: int = SCHEMA_VERSION
 
     def key(self) -> str:
@@ -49,6 +51,9 @@ class IndexSpec:
 
     @staticmethod
     def from_meta(meta: dict[str, Any]) -> IndexSpec | None:
+        """The recorded spec; a collection written before specs named the chunker was cut by the former
+        regular-expression sentence splitter, and says so."""
+        meta = {f"{_META_PREFIX}chunker": LEGACY_CHUNKER, **meta}
         try:
             return IndexSpec(**{k: meta[f"{_META_PREFIX}{k}"] for k in IndexSpec.__dataclass_fields__})
         except KeyError:
@@ -56,7 +61,14 @@ class IndexSpec:
 
     def describe(self) -> str:
         return (f"model {self.model} ({self.dim}d, weights {self.fingerprint}), chunks of at most "
-                f"{self.chunk_max_tokens} tokens, overlap {self.chunk_overlap}, schema v{self.schema}")
+                f"{self.chunk_max_tokens} tokens, overlap {self.chunk_overlap}, sentences by {self.chunker}, "
+                f"schema v{self.schema}")
+
+    def rechunked(self, other: IndexSpec) -> bool:
+        """True when ``other`` is this spec as an older version of the chunker built it (same model and
+        chunk settings): the index it names is superseded by this one."""
+        return other != self and replace(other, chunker=self.chunker) == self and \
+            not other.chunker.startswith(f"{CHUNKER_VERSION}:")
 
 
 @dataclass(frozen=True)
@@ -286,6 +298,13 @@ class ChromaStore:
 
     def _missing(self, spec: IndexSpec) -> IndexMissingError:
         built = [s for _, s, _ in self.indexes() if s is not None]
+        older = [s for s in built if spec.rechunked(s)]
+        if older:
+            return IndexMissingError(
+                f"the index in {self.location} for {spec.model} was cut into chunks by {older[0].chunker}, an "
+                f"older version of postqa's chunker (this version: {spec.chunker}); chunk boundaries differ, "
+                "so it is not used. Run `postqa ingest` to re-chunk and re-embed the corpus (the new index "
+                "replaces the old one).")
         others = "; ".join(s.describe() for s in built) or "none"
         return IndexMissingError(
             f"no index is built for {spec.describe()} in {self.location}. Indexes that exist: {others}. "

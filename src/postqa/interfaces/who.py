@@ -16,6 +16,7 @@ def _people_without_model(settings: Any) -> PeopleLookup | None:
     if settings.embedding.provider != "sentence-transformers":
         return None
     from postqa.core.errors import PostqaError
+    from postqa.index.chunking import chunker_id
     from postqa.index.embedding import resolve_model
     from postqa.index.store import ChromaIndex
     from postqa.service.pipeline import open_store
@@ -24,7 +25,8 @@ def _people_without_model(settings: Any) -> PeopleLookup | None:
         _, canonical = resolve_model(settings.embedding.model, settings.embedding.offline)
         store = open_store(settings)
         found = [(n, s) for n, s, _ in store.indexes() if s is not None and s.model == canonical
-                 and s.chunk_overlap == settings.chunking.overlap_sentences]
+                 and s.chunk_overlap == settings.chunking.overlap_sentences
+                 and s.chunker == chunker_id(settings.nlp.model)]
         if len(found) != 1:
             return None
         name, spec = found[0]

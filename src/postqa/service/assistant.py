@@ -26,7 +26,6 @@ from postqa.answering.timeexpr import (
 from postqa.core.types import Answer, Article, Chunk, Citation, Hit, SearchFilter
 from postqa.index import catalog
 from postqa.index.catalog import article_rows
-from postqa.index.chunking import split_sentences
 from postqa.index.indexer import load_keyword_index
 from postqa.index.ledger import Ledger
 from postqa.index.people import (
@@ -298,15 +297,16 @@ class Assistant:
         first = self.index.get_chunks([f"{aid}#0"]).get(f"{aid}#0")
         if first is None:
             return None
-        sents = split_sentences(first.text)
-        if not sents:
+        analysis = self.answerer.ranker.analyses([first.text])[0]  # stored at ingest
+        if not analysis.sents:
             return None
-        lede = sents[0]
+        start, end = analysis.char_span(analysis.sents[0])
+        lede = first.text[start:end]
         cite = Citation(n=1, article_id=aid, title=first.title, published=first.published,
                         source=first.source,
-                        passage=lede.text, span=(0, len(lede.text)), score=1.0, chunk_id=first.id,
-                        passage_start=first.start + lede.start)
-        return Answer(question=q, text=lede.text, answerable=True, citations=[cite], hits=list(hits),
+                        passage=lede, span=(0, len(lede)), score=1.0, chunk_id=first.id,
+                        passage_start=first.start + start)
+        return Answer(question=q, text=lede, answerable=True, citations=[cite], hits=list(hits),
                       confidence=0.6, kind="sentence")
 
     def _latest(self, q: str, query: str, context: str, flt: SearchFilter | None, top_k: int | None,

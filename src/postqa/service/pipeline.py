@@ -13,6 +13,7 @@ from postqa.answering.answerability import for_embedding
 from postqa.core.config import Settings
 from postqa.core.errors import PostqaError
 from postqa.index.catalog import article_rows, load_catalog
+from postqa.index.chunking import chunker_id
 from postqa.index.embedding import Embedder, create_embedder, describe, set_threads
 from postqa.index.embedding.cache import CachedEmbed
 from postqa.index.indexer import Indexer, IngestLock, IngestReport, ProgressFn, keyword_path
@@ -21,6 +22,7 @@ from postqa.index.retrieve import HybridRetriever
 from postqa.index.store import ChromaIndex, ChromaStore, IndexSpec
 from postqa.index.wordvectors import WordVectors, words_path
 from postqa.nlp.pipeline import Analyser
+from postqa.nlp.sentences import shared_splitter
 from postqa.nlp.store import AnalysisStore, analysis_path
 from postqa.reading.corpus import read_corpus
 from postqa.reading.files import check_corpus_paths
@@ -32,7 +34,7 @@ def index_spec(settings: Settings, embedder: Embedder) -> IndexSpec:
     return IndexSpec(model=embedder.name, dim=embedder.dim, normalize=embedder.normalize,
                      fingerprint=embedder.fingerprint,
                      chunk_max_tokens=min(settings.chunking.max_tokens, embedder.max_tokens),
-                     chunk_overlap=settings.chunking.overlap_sentences)
+                     chunk_overlap=settings.chunking.overlap_sentences, chunker=chunker_id(settings.nlp.model))
 
 
 def open_store(settings: Settings) -> ChromaStore:
@@ -68,13 +70,25 @@ def ingest(settings: Settings, paths: Sequence[str | Path] | None = None, rebuil
         analyses = open_analyses(settings, index.name)
         words = open_words(settings, index.name, embedder) if settings.ingest.word_vectors else None
         try:
-            return Indexer(embedder, index, settings.paths.vectorstore, settings.chunking,
-                           embed_batch_chunks=settings.embedding.write_batch, analyses=analyses,
-                           words=words).sync(read, progress=progress, prune=prune, max_prune_fraction=limit)
+            report = Indexer(embedder, index, settings.paths.vectorstore, settings.chunking,
+                             embed_batch_chunks=settings.embedding.write_batch, analyses=analyses, words=words,
+                             sentences=shared_splitter(settings.nlp.model)).sync(
+                read, progress=progress, prune=prune, max_prune_fraction=limit)
         finally:
             analyses.close()
             if words is not None:
                 words.close()
+        _drop_superseded(store, spec, settings.paths.vectorstore)
+        return report
+
+
+def _drop_superseded(store: ChromaStore, spec: IndexSpec, store_dir: Path) -> None:
+    """Indexes of the same model and chunk settings that an older chunker cut (IndexSpec.rechunked) are never
+    served again once this one is built: they go, with their side indexes."""
+    for name, built, _ in store.indexes():
+        if built is not None and spec.rechunked(built):
+            store.delete_collection(name)
+            _remove_side_indexes(store_dir, name)
 
 
 def open_words(settings: Settings, collection: str, embedder: Embedder, timeout: float = 30.0) -> WordVectors:
@@ -119,7 +133,8 @@ def build_assistant(settings: Settings, embedder: Embedder | None = None) -> Ass
     if settings.generator.provider != "none":
         from postqa.answering.generate import create_generator
 
-        generator = create_generator(settings.generator, embedder)
+        generator = create_generator(settings.generator, embedder, analyses=analyses.get_many,
+                                     split=shared_splitter(settings.nlp.model).split)
     people = PeopleSource(index, people_path(settings.paths.vectorstore, index.name), analyse=analyses.get_many)
     return Assistant(retriever, answerer, index, keyword, info, generator=generator, people=people)
 
@@ -143,7 +158,7 @@ def open_index_without_model(settings: Settings) -> ChromaIndex | None:
     built = [(n, s, m) for n, s, m in store.indexes() if s is not None]
     name = _configured_model_name(settings)
     found = [(n, s) for n, s, _ in built if s.model == name
-             and s.chunk_overlap == settings.chunking.overlap_sentences]
+             and s.chunk_overlap == settings.chunking.overlap_sentences and s.chunker == chunker_id(settings.nlp.model)]
     if len(found) != 1:
         return None
     collection, spec = found[0]

@@ -10,7 +10,6 @@ import numpy as np
 
 from postqa.answering.generate.prompt import Passage
 from postqa.core.types import Chunk
-from postqa.index.chunking import split_sentences
 from postqa.index.keyword import tokenize
 
 _MARKER = re.compile(r"\[(\d{1,3}(?:\s*,\s*\d{1,3})*)\]")
@@ -68,12 +67,20 @@ class CheckReport:
     model_cited: int = 0  # sentences kept on the strength of the model's own markers
 
 
-def split_reply(text: str) -> list[str]:
-    """Sentences of a reply, each with the markers that follow it (``A. [1] B`` -> ``A. [1]``, ``B``)."""
+SplitFn = Callable[[str], list[tuple[int, int]]]  # text -> sentence offsets (nlp.sentences.SentenceSplitter)
+
+
+def split_reply(text: str, split: SplitFn | None = None) -> list[str]:
+    """Sentences of a reply (spaCy's, through ``split``: by default the shared splitter of the default
+    pipeline), each with the markers that follow it (``A. [1] B`` -> ``A. [1]``, ``B``)."""
+    if split is None:
+        from postqa.nlp.sentences import shared_splitter
+
+        split = shared_splitter().split
     text = re.sub(r"^\s*(?:answer|a)\s*:\s*", "", text, flags=re.IGNORECASE)
     out: list[str] = []
-    for sent in split_sentences(text):
-        piece = sent.text.strip()
+    for a, b in split(text):
+        piece = text[a:b].strip()
         m = _LEADING_MARKERS.match(piece)
         if m and out:
             out[-1] = f"{out[-1]} {m.group(1).strip()}"

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator, Sequence
 
 from postqa.answering.generate.prompt import Passage
-from postqa.index.chunking import split_sentences
+from postqa.nlp.sentences import shared_splitter
 
 
 class FakeGenerator:
@@ -26,8 +26,9 @@ class FakeGenerator:
             return reply
         if not passages:
             return "The passages do not say."
-        first = split_sentences(passages[0].text)
-        return f"{first[0].text.rstrip('.')} [1]." if first else "The passages do not say."
+        text = passages[0].text
+        first = shared_splitter().split(text)
+        return f"{text[first[0][0]:first[0][1]].rstrip('.')} [1]." if first else "The passages do not say."
 
     def generate(self, question: str, passages: Sequence[Passage]) -> str:
         return self._next(question, passages)

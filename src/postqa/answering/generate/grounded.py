@@ -16,6 +16,7 @@ from postqa.answering.generate.checker import (
     Checker,
     CheckReport,
     Source,
+    SplitFn,
     has_words,
     key_span,
     render_cited,
@@ -24,8 +25,8 @@ from postqa.answering.generate.checker import (
 from postqa.answering.generate.prompt import Passage
 from postqa.core.errors import ProviderError
 from postqa.core.types import Answer, Citation
-from postqa.index.chunking import split_sentences
 from postqa.index.keyword import tokenize
+from postqa.nlp.analysis import Analysis
 
 # Sentences of an article that talk to a language model rather than report news. They stay in the prompt
 # (inside the data fence) but never count as support for a generated sentence.
@@ -68,9 +69,19 @@ class GroundedGenerator:
 
     def __init__(self, generator: Generator, embed: Callable[[Sequence[str]], np.ndarray] | None = None,
                  max_passages: int = 5, lexical_min: float = 0.6, cosine_min: float = 0.8,
-                 refine_refusals: bool = False) -> None:
+                 refine_refusals: bool = False,
+                 analyses: Callable[[Sequence[str]], list[Analysis]] | None = None,
+                 split: SplitFn | None = None) -> None:
         self.generator = generator
         self.embed = embed
+        # the passages' sentences come from their stored analyses (``analyses``, the ingest's); without
+        # them, and for the model's reply, from spaCy's sentence recogniser (``split``)
+        self.analyses = analyses
+        if split is None:
+            from postqa.nlp.sentences import shared_splitter
+
+            split = shared_splitter().split
+        self.split = split
         self.max_passages = max_passages
         self.lexical_min = lexical_min
         self.cosine_min = cosine_min
@@ -87,22 +98,21 @@ class GroundedGenerator:
 
     def sources(self, answer: Answer) -> list[Source]:
         out: list[Source] = []
-        seen: set[str] = set()
-        for hit in answer.hits:
-            chunk = hit.chunk
-            if chunk.id in seen:
-                continue
-            seen.add(chunk.id)
+        chunks = list({hit.chunk.id: hit.chunk for hit in answer.hits}.values())[:self.max_passages]
+        for chunk, offsets in zip(chunks, self._sentences([c.text for c in chunks]), strict=True):
             n = len(out) + 1
-            sents = [(s.start, s.end, s.text) for s in split_sentences(chunk.text)
-                     if not _INSTRUCTION.search(s.text)]
+            sents = [(a, b, chunk.text[a:b]) for a, b in offsets if not _INSTRUCTION.search(chunk.text[a:b])]
             clean = " ".join(t for _, _, t in sents)
             out.append(Source(passage=Passage(n, chunk.title, chunk.published, chunk.text), chunk=chunk,
                                sentences=sents, tokens=set(tokenize(f"{chunk.title} {clean}")),
                                lower=f"{chunk.title} {clean}".lower()))
-            if len(out) >= self.max_passages:
-                break
         return out
+
+    def _sentences(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        """Sentence offsets of each passage: its stored analysis's when the generator has them."""
+        if self.analyses is None:
+            return [self.split(t) for t in texts]
+        return [[a.char_span(s) for s in a.sents] for a in self.analyses(texts)]
 
     # ---------------------------------------------------------------------------------------- public
 
@@ -135,7 +145,7 @@ class GroundedGenerator:
                 yield from self._stream_into(run, answer.question, passages)
             else:
                 run.reply = self.generator.generate(answer.question, passages)
-                for s in split_reply(run.reply):
+                for s in split_reply(run.reply, self.split):
                     run.accept(s)
         except ProviderError as err:
             error = err
@@ -150,7 +160,7 @@ class GroundedGenerator:
         done = 0
         for delta in self.generator.stream(question, passages):
             run.reply += delta
-            sents = split_reply(run.reply)
+            sents = split_reply(run.reply, self.split)
             # the last sentence may still grow; if it is only a (partial) marker, the one before
             # it may still receive markers
             complete = len(sents) - (1 if sents and has_words(sents[-1]) else 2)
@@ -158,7 +168,7 @@ class GroundedGenerator:
                 run.accept(s)
             done = max(done, complete)
             yield from run.flush()
-        for s in split_reply(run.reply)[done:]:
+        for s in split_reply(run.reply, self.split)[done:]:
             run.accept(s)
         yield from run.flush()
 
@@ -184,13 +194,15 @@ class GroundedGenerator:
             if end - start > 600:  # distant sentences: quote the first only
                 start, end = src.sentences[idxs[0]][0], src.sentences[idxs[0]][1]
             quote = src.chunk.text[start:end]
+            inside = tuple((a - start, b - start) for a, b, _ in src.sentences if start <= a and b <= end)
             said = " ".join(k.text for k in report.kept if n in k.cites)
             span = key_span(said, quote, prefer=answer.text if answer.answerable else "")
             score = max(k.scores[n] for k in report.kept if n in k.scores)
             citations.append(Citation(n=shown, article_id=src.chunk.article_id, title=src.chunk.title,
                                       published=src.chunk.published, source=src.chunk.source, passage=quote,
                                       span=span, score=score, chunk_id=src.chunk.id,
-                                      passage_start=src.chunk.start + start))
+                                      passage_start=src.chunk.start + start,
+                                      sentences=inside if len(inside) > 1 else ()))
         parts = [f"generated by {self.name} in {seconds:.1f} s"]
         if report.dropped:
             parts.append(f"{report.dropped} unsupported sentence{'s' if report.dropped != 1 else ''} dropped")

@@ -28,11 +28,14 @@ def register_generator(provider: str, factory: GeneratorFactory) -> None:
     GENERATORS[provider] = factory
 
 
-def create_generator(settings: GeneratorSettings, embedder: Any = None) -> GroundedGenerator:
-    """The configured generator wrapped in the citation checker (``embedder`` adds embedding support)."""
+def create_generator(settings: GeneratorSettings, embedder: Any = None, analyses: Any = None,
+                     split: Any = None) -> GroundedGenerator:
+    """The configured generator wrapped in the citation checker (``embedder`` adds embedding support;
+    ``analyses``: the stored chunk analyses, whose sentences the checker uses; ``split``: spaCy's sentence
+    recogniser for the model's reply, see GroundedGenerator)."""
     factory = GENERATORS.get(settings.provider)
     if factory is None:
         raise ConfigError(f"generator.provider = {settings.provider!r} has no generator to create; choose "
                           f"one of: {', '.join(sorted(GENERATORS))} (or 'none' for extractive answers only)")
     embed = getattr(embedder, "embed_documents", None) if embedder is not None else None
-    return GroundedGenerator(factory(settings), embed=embed)
+    return GroundedGenerator(factory(settings), embed=embed, analyses=analyses, split=split)

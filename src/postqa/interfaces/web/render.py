@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from postqa.core.types import Answer, Article, Citation
-from postqa.index.chunking import split_sentences
 
 NOT_COVERED_TEXT = "The news does not cover this."
 MAX_SHOWN_QUESTION = 400  # characters of a question echoed into the chat
@@ -78,9 +77,13 @@ def date_text(d: date | None) -> str:
     return d.isoformat() if d else "undated"
 
 
-def first_sentence(text: str) -> str:
-    sents = split_sentences(text or "")
-    return clip(sents[0].text if sents else text, MAX_SENTENCE)
+def first_sentence(c: Citation) -> str:
+    """The citation's first sentence (by its stored analysis: ``Citation.sentences``), clipped; no parse."""
+    text = c.passage or ""
+    if c.sentences:
+        start, end = c.sentences[0]
+        text = text[start:end]
+    return clip(text, MAX_SENTENCE)
 
 
 def citation_markers(answer: Answer) -> str:
@@ -112,7 +115,7 @@ def answer_markdown(answer: Answer) -> str:
     else:
         out = f"**{NOT_COVERED_TEXT}**"
         items = [f"- **{escape_markdown(clip(c.title, MAX_TITLE) or '(untitled)')}** "
-                 f"({date_text(c.published)}) \\[{c.n}\\]: {escape_markdown(first_sentence(c.passage))}"
+                 f"({date_text(c.published)}) \\[{c.n}\\]: {escape_markdown(first_sentence(c))}"
                  for c in nearest_articles(answer.citations)]
         if items:
             out += "\n\nNearest articles:\n" + "\n".join(items)
@@ -130,7 +133,7 @@ def _open_attrs(article_id: str, start: int = -1, length: int = 0, span: tuple[i
 
 def citation_html(c: Citation, answerable: bool = True) -> str:
     title = escape_text(c.title) or "(untitled)"
-    passage = highlight(c.passage, c.span) if answerable else escape_text(first_sentence(c.passage))
+    passage = highlight(c.passage, c.span) if answerable else escape_text(first_sentence(c))
     attrs = _open_attrs(c.article_id, c.passage_start, len(c.passage), c.span)
     return (f'<li class="pq-src" data-n="{c.n}"><div class="pq-title" title="{title}"><span class="pq-n">'
             f"[{c.n}]</span> {escape_text(clip(c.title, MAX_TITLE)) or '(untitled)'}</div>"
