@@ -78,8 +78,12 @@ def split_reply(text: str, split: SplitFn | None = None) -> list[str]:
 
         split = shared_splitter().split
     text = re.sub(r"^\s*(?:answer|a)\s*:\s*", "", text, flags=re.IGNORECASE)
+    # the recogniser reads "[1]" as a sentence of its own: it sees blanks where the markers are (same offsets),
+    # and each piece runs from one sentence's start to the next's, so a marker between two stays in one of them
+    blank = _MARKER.sub(lambda m: " " * len(m.group(0)), text)
+    starts = [a for a, _ in split(blank)][1:]
     out: list[str] = []
-    for a, b in split(text):
+    for a, b in zip([0, *starts], [*starts, len(text)], strict=True):
         piece = text[a:b].strip()
         m = _LEADING_MARKERS.match(piece)
         if m and out:
