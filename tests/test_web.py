@@ -24,7 +24,6 @@ from conftest import CORPUS, ROOT, XINHUA, make_settings
 from postqa.core.config import Settings
 from postqa.core.errors import ConfigError, PostqaError, StoreUnavailableError
 from postqa.core.types import Answer, Citation, SearchFilter
-from postqa.nlp.pipeline import Analyser
 from postqa.interfaces.web import (
     NOT_COVERED_TEXT,
     AssistantHolder,
@@ -39,6 +38,7 @@ from postqa.interfaces.web import (
     sources_html,
     status_html,
 )
+from postqa.nlp.pipeline import Analyser
 
 XINHUA_Q = "Who presided over the Xinhua meeting?"
 ZHANG = "Zhang Yongping, Head of the General Manager’s Office of Xinhua News Agency"
