@@ -1,9 +1,11 @@
 """The corpus of evals/calibration_news*.jsonl, built from ../shared/data/corpora (never copied into the repo).
 
-Articles the held-apart set (evals/heldout/) does NOT use: BBC articles numbered 031-100 of each category
-(the held-apart corpus uses 001-030 and 101-160) and Reuters TRAIN-split articles (it uses TEST-split
-ones). The corpus is the bundled corpus/, the calibration cases' articles, and distractors: every BBC
-article numbered 031-060 of each category and the first 45 TRAIN-split Reuters articles with a body.
+Articles the held-apart set (evals/heldout/) does NOT use: BBC articles numbered 031-100 and 341-380 of each
+category (the held-apart corpus uses 001-030 and 101-160) and Reuters TRAIN-split articles (it uses TEST-split
+ones). The corpus is the bundled corpus/, the articles of the calibration cases and of the never-fitted refusal
+pair files (evals/refusal_pairs_test*.jsonl: their articles must be there to ask them; their questions are
+never fitted on), and distractors: every BBC article numbered 031-060 of each category and the first 45
+TRAIN-split Reuters articles with a body.
 
     python evals/calibration_corpus.py            # prints the corpus folder (under the temp dir)
     postqa calibrate --fit --cases evals/calibration_news.jsonl --corpus "$(python evals/calibration_corpus.py)"
@@ -18,8 +20,10 @@ from pathlib import Path
 from shared_corpora import BBC, REUTERS, SHARED, case_articles, doc_number, materialise
 
 ROOT = Path(__file__).resolve().parents[1]
-CASE_FILES = sorted((ROOT / "evals").glob("calibration_news*.jsonl"))
-BBC_RANGE = (31, 100)  # numbers the calibration cases may use; the held-apart set uses 001-030, 101-160
+CASE_FILES = sorted((ROOT / "evals").glob("calibration_news*.jsonl")) + sorted(
+    (ROOT / "evals").glob("refusal_pairs_test*.jsonl"))
+# numbers the calibration cases may use; the held-apart set uses 001-030, 101-160 (the span work's dev set 300-340)
+BBC_RANGES = ((31, 100), (341, 380))
 BBC_DISTRACTORS = (31, 60)
 REUTERS_DISTRACTORS = 45
 
@@ -40,8 +44,8 @@ def select_lines(wanted: set[str]) -> list[str]:
         obj = json.loads(line)
         n = doc_number(obj["doc_id"])
         if obj["doc_id"] in wanted:
-            if not BBC_RANGE[0] <= n <= BBC_RANGE[1]:
-                raise SystemExit(f"{obj['doc_id']} is outside BBC 031-100 (held-apart range)")
+            if not any(lo <= n <= hi for lo, hi in BBC_RANGES):
+                raise SystemExit(f"{obj['doc_id']} is outside BBC 031-100 and 341-380 (the calibration ranges)")
             chosen.append(line)
         elif BBC_DISTRACTORS[0] <= n <= BBC_DISTRACTORS[1]:
             chosen.append(line)
