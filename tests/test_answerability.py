@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from postqa.answering.answer import NOT_COVERED, ExtractiveAnswerer
 from postqa.answering.answerability import (
     FEATURES,
     MODEL_FILE,
+    NEAR_FEATURES,
     Answerability,
     AnswerabilityError,
     AnswerabilityModel,
@@ -174,3 +176,48 @@ def test_calibrate_fit_chooses_the_threshold_on_the_cases() -> None:
     table = answerability_table([(True, True, 0.5, None, True), (False, True, 0.5, 0.2, False),
                                  (False, True, 0.1, 0.9, False)], [0.5], 0.25)
     assert table[0]["refusal_precision"] == 1.0 and table[0]["refusal_recall"] == 1.0
+
+
+def test_the_near_miss_model_round_trips_and_lowers_the_score(tmp_path: Path) -> None:
+    rows, labels = _rows()
+    first = fit(rows, labels)
+    # a near-miss model that says the opposite of the first: the score is the lower of the two
+    near = fit(rows, [not y for y in labels], names=NEAR_FEATURES)
+    both = AnswerabilityModel(**{**first.__dict__, "meta": {"embedding": "x"}, "near": near})
+    assert near.names == NEAR_FEATURES
+    assert all(both.score(r) == min(first.own_score(r), near.own_score(r)) for r in rows)
+    assert any(both.score(r) < first.score(r) for r in rows)
+    path = tmp_path / "answerability.json"
+    both.save(path)
+    assert load_model(path) == both
+    obj = json.loads(path.read_text(encoding="utf-8"))
+    obj["near"]["features"] = ["no_such_feature"]
+    path.write_text(json.dumps(obj), encoding="utf-8")
+    with pytest.raises(AnswerabilityError, match="calibrate --fit"):
+        load_model(path)
+
+
+def test_fit_near_learns_from_near_miss_cases_within_its_refusal_budget() -> None:
+    from postqa.interfaces.evaluation.calibration import fit_answerability, fit_near
+
+    rng = np.random.default_rng(3)
+    per_case = []
+    for i in range(60):
+        kind = ("who", "unanswerable", "general")[i % 3]
+        row = {name: float(rng.uniform(0, 1)) for name in FEATURES}
+        row["cover_hits"] = 0.0 if kind == "general" else 1.0  # the first model tells general questions apart
+        row["relation_sentence"] = float(rng.uniform(0.6, 1.0) if kind == "who" else rng.uniform(0.0, 0.5))
+        per_case.append({"id": str(i), "kind": kind, "answerable": kind == "who", "has_span": True,
+                         "confidence": 0.5, "correct": kind == "who", "features": row})
+    out = fit_answerability(per_case, {"embedding": "e"}, 0.25)
+    model = out["model"]
+    assert model.near is not None and model.near.threshold == model.threshold
+    weights = dict(zip(model.near.names, model.near.coef, strict=True))
+    assert weights["relation_sentence"] == max(weights.values()) > 0
+    refused = [c for c in per_case if c["answerability"] < model.threshold]
+    assert sum(c["kind"] == "unanswerable" for c in refused) >= 15  # of 20
+    assert sum(c["answerable"] for c in refused) <= 2  # 10% of the 20 answerable ones at most
+    strict = fit_near(per_case, replace(model, near=None), 0.25, extra=0.0)  # no budget: no answerable refused
+    assert strict is not None and all(strict.own_score(c["features"]) >= strict.threshold
+                                      for c in per_case if c["answerable"])
+    assert fit_near([c for c in per_case if c["kind"] != "unanswerable"], model, 0.25) is None  # none to learn from

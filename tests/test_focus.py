@@ -3,6 +3,11 @@ lemmas on both sides."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
 from postqa.answering import focus
 from postqa.answering.question import Question, read_question
 from postqa.answering.refusal import lemmas_of, missing
@@ -100,3 +105,44 @@ def test_a_number_of_another_unit_is_flagged(analyser: Analyser) -> None:
     count = ask(analyser, "How many users has the service attracted?")
     assert focus.other_unit(price, a, s, head) == 1.0
     assert focus.other_unit(count, a, s, head) == 0.0
+
+
+# --- the question's relation (focus.relation_words, relation_cover, type_tie) and their answerability features
+
+MATCH_TEXT = ("England were beaten 19-13 by Ireland in Dublin on Sunday. "
+              "About 40,000 spectators watched the match at Lansdowne Road.")
+DEAL_TEXT = ("Inbev has agreed to buy a stake in Sun Interbrew for 259.7m euros. "
+             "Inbev employs 77,000 people in over 30 countries.")
+
+
+def test_relation_words_are_what_is_asked_about_the_focus(analyser: Analyser) -> None:
+    boss = focus.relation_words(ask(analyser, "Who is the chief executive of Air Jamaica?"))
+    assert "executive" in boss and "chief" in boss and "air" not in boss and "jamaica" not in boss
+    assert "spectator" in focus.relation_words(ask(analyser, "How many spectators watched the match?"))
+    assert "direct" in focus.relation_words(ask(analyser, "Who directed Shark Tale?"))
+    assert "old" in focus.relation_words(ask(analyser, "How old is Colin Charvis?"))
+    assert focus.relation_words(ask(analyser, "How much did it take?")) == []  # a light verb asks nothing more
+
+
+def test_relation_cover_by_lemma_and_by_the_models_cosine() -> None:
+    assert focus.relation_cover(["executive"], ["minister", "say"], None) == 0.0
+    assert focus.relation_cover(["spectator", "watch"], ["spectator", "match"], None) == 0.5
+    assert focus.relation_cover([], ["anything"], None) == 1.0  # nothing asked beyond the type: nothing to miss
+
+    def near(left: Sequence[str], right: Sequence[str]) -> np.ndarray:  # 'boss' ~ 'chief', nothing else
+        return np.array([[0.8 if {x, y} == {"boss", "chief"} else 0.1 for y in right] for x in left])
+
+    assert focus.relation_cover(["boss"], ["chief", "firm"], near) == pytest.approx(0.8)
+
+
+def test_type_tie_needs_the_type_near_the_relation(analyser: Analyser) -> None:
+    a = analyser.analyse(MATCH_TEXT)
+    crowd = ask(analyser, "How many spectators watched the match in Dublin?")
+    rel = focus.relation_words(crowd)
+    assert focus.type_tie(crowd, rel, a, a.sents[0], None) == 0.0  # '19-13', but nothing of spectators near it
+    assert focus.type_tie(crowd, rel, a, a.sents[1], None) >= 0.5  # '40,000 spectators'
+    b = analyser.analyse(DEAL_TEXT)
+    staff = ask(analyser, "How many people does Inbev employ?")
+    assert focus.type_tie(staff, focus.relation_words(staff), b, b.sents[1], None) >= 0.5
+    bottles = ask(analyser, "How many bottles of beer does Sun Interbrew produce?")
+    assert max(focus.type_tie(bottles, focus.relation_words(bottles), b, s, None) for s in b.sents) == 0.0

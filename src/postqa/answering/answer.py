@@ -25,6 +25,7 @@ from postqa.answering.candidates import (
     whole_words,
     with_role,
 )
+from postqa.answering.focus import relation_words
 from postqa.answering.naming import named
 from postqa.answering.question import LABEL_WORDS, Question, read_question
 from postqa.answering.scoring import matched_verbs, matched_words, score
@@ -124,7 +125,7 @@ class ExtractiveAnswerer:
             chosen, span, kind = ranked[0], (0, len(ranked[0].text)), "sentence"
         confidence = self.confidence(chosen, q, kind) * refusal.factor(names, rare)
         ev = Evidence(q, ranked, hits, chosen, kind, picked[2] if picked else 0.0, confidence, len(names),
-                      span if picked else None)
+                      span if picked else None, self.words.matrix)
         score, feats = self.judge(ev)
         facts = tuple(feats.items())
         if self.refuses(confidence, score):
@@ -203,7 +204,7 @@ class ExtractiveAnswerer:
 
     def prefetch(self, q: Question, ranked: list[Scored]) -> None:
         """One encoder call for every word the span choice may compare (verbs, noun-phrase heads)."""
-        words = {w for w in (q.verb, q.head, *q.roles) if w}
+        words = {w for w in (q.verb, q.head, *q.roles, *relation_words(q)) if w}
         for s in ranked[:SPAN_SENTENCES]:
             if s.analysis is not None and s.sent is not None:
                 toks = s.analysis.tokens[s.sent.start:s.sent.end]

@@ -8,6 +8,10 @@ the answer's head is near it in the parse tree. These are features of the answer
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
 from postqa.answering.question import WH_WORDS, Question
 from postqa.nlp.analysis import Analysis, Span, Token
 
@@ -119,3 +123,95 @@ def other_unit(q: Question, a: Analysis, sent: Span, head: int | None) -> float:
         nouns.append(a.tokens[t.head])
     said = {x.lemma.lower() for x in q.analysis.tokens} | {q.analysis.word(x.i).lower() for x in q.analysis.tokens}
     return 1.0 if any(n.lemma.lower() not in said and a.word(n.i).lower() not in said for n in nouns) else 0.0
+
+
+# --- the question's relation: what it asks *about* its focus ('chief executive', 'directed', 'cost') ---------
+
+MATCH = 0.5  # cosine from which a sentence word says the question's relation word ('boss' ~ 'chief')
+_RELATION_POS = ("VERB", "NOUN", "PROPN", "ADJ")
+SimilarMatrix = Callable[[Sequence[str], Sequence[str]], np.ndarray]
+
+
+def relation_words(q: Question) -> list[str]:
+    """Lemmas of the relation the question asks about its focus: the words saying what is asked (asked_words),
+    the role a who-question names ('Who is the chief executive of X' -> executive) and the modifiers of those
+    nouns ('chief', 'unemployment rate'). Light verbs and the focus's own names are not relations."""
+    a = q.analysis
+    out = set(asked_words(q)) | set(q.roles)
+    for t in a.tokens:
+        if t.lemma.lower() in out and t.pos in ("NOUN", "PROPN"):
+            out.update(c.lemma.lower() for c in a.children(t.i)
+                       if c.dep in ("compound", "amod") and c.pos in ("NOUN", "ADJ") and not c.stop)
+    named = {w.lower() for n in q.named for w in n.split()}
+    return sorted(w for w in out if w.isalpha() and w not in named)
+
+
+def _lemma_matrix(left: Sequence[str], right: Sequence[str]) -> np.ndarray:
+    return np.array([[1.0 if x == y else 0.0 for y in right] for x in left], dtype=float).reshape(
+        len(left), len(right))
+
+
+def _sims(rel: Sequence[str], lemmas: Sequence[str], similar: SimilarMatrix | None) -> np.ndarray:
+    """len(rel) x len(lemmas): 1.0 for the same lemma, else the model's cosine (0 without a model)."""
+    same = _lemma_matrix(rel, lemmas)
+    if similar is None or not rel or not lemmas:
+        return same
+    return np.maximum(np.asarray(similar(rel, lemmas), dtype=float), same)
+
+
+def sentence_words(a: Analysis, sent: Span) -> list[Token]:
+    """The sentence's content words that may say a relation (verbs, nouns, names, adjectives)."""
+    return [t for t in a.tokens[sent.start:sent.end] if t.pos in _RELATION_POS and a.word(t.i).isalpha()]
+
+
+def relation_cover(rel: Sequence[str], lemmas: Sequence[str], similar: SimilarMatrix | None) -> float:
+    """Mean over the relation words of their best match among ``lemmas`` (1.0 the same lemma, else the model's
+    cosine, 0 without a model); 1.0 when the question names no relation (nothing to miss)."""
+    if not rel:
+        return 1.0
+    if not lemmas:
+        return 0.0
+    m = _sims(rel, lemmas, similar)
+    return float(np.clip(m.max(axis=1), 0.0, 1.0).mean())
+
+
+def relation_weakest(rel: Sequence[str], lemmas: Sequence[str], similar: SimilarMatrix | None) -> float:
+    """The relation word the sentence says worst: its best match among ``lemmas`` (1.0 without relation words).
+    'How many DVD copies of Ray were sold?' over a sentence of DVD sales in dollars: 'copy' is not said."""
+    if not rel:
+        return 1.0
+    if not lemmas:
+        return 0.0
+    return float(np.clip(_sims(rel, lemmas, similar).max(axis=1), 0.0, 1.0).min())
+
+
+def relation_tie(rel: Sequence[str], a: Analysis, sent: Span, head: int | None, similar: SimilarMatrix | None) -> float:
+    """1 / (1 + parse steps) from the span's head to the nearest word of its sentence that says a relation word
+    (same lemma or cosine >= MATCH); 0 without a span or such a word."""
+    if head is None or not rel:
+        return 0.0
+    words = sentence_words(a, sent)
+    if not words:
+        return 0.0
+    best = _sims(rel, [t.lemma.lower() for t in words], similar).max(axis=0)
+    near = [tree_distance(a, head, t.i) for t, b in zip(words, best, strict=True) if b >= MATCH]
+    return 1.0 / (1.0 + min(near)) if near else 0.0
+
+
+def type_tie(q: Question, rel: Sequence[str], a: Analysis, sent: Span, similar: SimilarMatrix | None) -> float:
+    """1 / (1 + parse steps) from a word of the asked-for type (an entity of the question's labels; for
+    how-many/how-much any number) to the nearest word saying the question's relation (same lemma or cosine
+    >= MATCH); 0 when the sentence has no word of the type or none of the relation. 'How many spectators
+    watched the match?' over 'England were beaten 19-13': a number, but nothing about spectators near it."""
+    labelled = {i: e.label for e in a.within(a.ents, sent) for i in range(e.start, e.end)}
+    typed = [t.i for t in a.tokens[sent.start:sent.end] if _typed(q, a, t, labelled)]
+    if not typed:
+        return 0.0
+    if not rel:  # nothing asked beyond the type: the type's presence is all there is to check
+        return 1.0
+    words = sentence_words(a, sent)
+    lemmas = [t.lemma.lower() for t in words]
+    m = _sims(rel, lemmas, similar)
+    said = [t.i for t, best in zip(words, m.max(axis=0), strict=True) if best >= MATCH]
+    near = [tree_distance(a, i, j) for i in typed for j in said] if words else []
+    return 1.0 / (1.0 + min(near)) if near else 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -11,6 +12,7 @@ from postqa.interfaces.evaluation.metrics import contains_answer, refusal_metric
 from postqa.interfaces.evaluation.suite import prepare_assistant
 
 if TYPE_CHECKING:  # pragma: no cover
+    from postqa.answering.answerability import AnswerabilityModel
     from postqa.core.config import Settings
 
 
@@ -68,26 +70,70 @@ def answerability_table(
         thresholds)
 
 
+NEAR_EXTRA_REFUSED = 0.04  # the near-miss model may refuse at most this share of the answerable calibration cases
+# beyond those the first model and the confidence floor already refuse (its threshold is chosen under that cap)
+
+
 def fit_answerability(per_case: Sequence[dict[str, Any]], meta: dict[str, Any],
                       min_confidence: float) -> dict[str, Any]:
-    """Fit the answerability model on the answerable cases against the general-knowledge ones (the questions
-    the news does not touch at all), choose its threshold on the same cases (the middle of the widest run of
-    best refusal F1, with the min_confidence floor applied as in answering), and return it with its sweep.
-    Unanswerable questions about the news are left out of the fit: on the calibration data no feature here
-    told them from hard paraphrases (docs/calibration.md); the confidence floor still refuses those it can."""
+    """Fit the answerability model in two parts, on calibration cases only. First, the answerable cases against
+    the general-knowledge ones (questions the news does not touch), its threshold the middle of the widest run
+    of best refusal F1 over those cases with the min_confidence floor applied as in answering. Then the near-miss
+    model (fit_near): answerable against unanswerable questions *about* the news, over the features that ask
+    whether the answer is said of the thing asked about. The score is the lower of the two."""
     from postqa.answering.answerability import fit
 
     usable = [c for c in per_case if c["features"] and (c["answerable"] or c["kind"] == "general")]
     model = fit([c["features"] for c in usable], [c["answerable"] for c in usable])
-    for c in per_case:
-        c["answerability"] = round(model.score(c["features"]), 4) if c["features"] else None
-    rows = [(c["answerable"], c["has_span"], c["confidence"], c["answerability"], c["correct"]) for c in per_case]
+    own = {id(c): model.own_score(c["features"]) for c in per_case if c["features"]}
+    rows = [(c["answerable"], c["has_span"], c["confidence"], own.get(id(c)), c["correct"]) for c in per_case]
     grid = [i / 100 for i in range(0, 101)]
     chosen = [r for r, c in zip(rows, per_case, strict=True) if c["answerable"] or c["kind"] == "general"]
     best = best_threshold(answerability_table(chosen, grid, min_confidence))
     model = replace(model, threshold=float(best["threshold"]),
                     meta={**meta, "fitted_cases": len(usable), "min_confidence": min_confidence})
+    model = replace(model, near=fit_near(per_case, model, min_confidence))
+    for c in per_case:
+        c["answerability"] = round(model.score(c["features"]), 4) if c["features"] else None
+    rows = [(c["answerable"], c["has_span"], c["confidence"], c["answerability"], c["correct"]) for c in per_case]
     return {"model": model, "table": answerability_table(rows, grid, min_confidence), "best": best}
+
+
+def fit_near(per_case: Sequence[dict[str, Any]], first: AnswerabilityModel, min_confidence: float,
+             extra: float | None = None) -> AnswerabilityModel | None:
+    """The near-miss model: answerable against unanswerable-about-the-news cases over NEAR_FEATURES; its
+    threshold gives the best refusal F1 over those cases among the thresholds that refuse at most ``extra``
+    (default NEAR_EXTRA_REFUSED) of the answerable ones beyond ``first`` and the floor; its intercept is then shifted so that ``first``'s
+    threshold applies to both. None when the cases cannot fit one or no threshold refuses anything."""
+    from postqa.answering.answerability import NEAR_FEATURES, fit
+
+    cases = [c for c in per_case if c["features"] and c["kind"] != "general"]
+    if all(c["answerable"] for c in cases) or not any(c["answerable"] for c in cases):
+        return None
+    near = fit([c["features"] for c in cases], [c["answerable"] for c in cases], names=NEAR_FEATURES)
+    kept = [c["has_span"] and c["confidence"] >= min_confidence and first.own_score(c["features"]) >= first.threshold
+            for c in cases]
+    scores = [near.own_score(c["features"]) for c in cases]
+    extra = NEAR_EXTRA_REFUSED if extra is None else extra
+    budget = extra * sum(c["answerable"] for c in cases)
+    grid = [i / 100 for i in range(0, 101)]
+    table = calibration_table([(c["answerable"], k, s, c["correct"]) for c, k, s in
+                               zip(cases, kept, scores, strict=True)], grid)
+    triples = list(zip(cases, kept, scores, strict=True))
+    for row in table:
+        if sum(c["answerable"] and k and s < row["threshold"] for c, k, s in triples) > budget:
+            row["refusal_f1"] = -1.0
+    t = float(best_threshold(table)["threshold"])
+    if t <= 0.0:
+        return None
+    shift = _logit(first.threshold) - _logit(t)
+    return replace(near, intercept=near.intercept + shift, threshold=first.threshold,
+                   meta={"fitted_cases": len(cases), "own_threshold": t, "max_extra_refused": extra})
+
+
+def _logit(p: float) -> float:
+    p = min(max(p, 1e-4), 1 - 1e-4)
+    return math.log(p / (1 - p))
 
 
 def calibrate(settings: Settings, cases: Sequence[Case], fit: bool = False,
