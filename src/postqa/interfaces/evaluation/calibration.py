@@ -103,8 +103,9 @@ def fit_near(per_case: Sequence[dict[str, Any]], first: AnswerabilityModel, min_
              extra: float | None = None) -> AnswerabilityModel | None:
     """The near-miss model: answerable against unanswerable-about-the-news cases over NEAR_FEATURES; its
     threshold gives the best refusal F1 over those cases among the thresholds that refuse at most ``extra``
-    (default NEAR_EXTRA_REFUSED) of the answerable ones beyond ``first`` and the floor; its intercept is then shifted so that ``first``'s
-    threshold applies to both. None when the cases cannot fit one or no threshold refuses anything."""
+    (default NEAR_EXTRA_REFUSED) of the answerable ones beyond ``first`` and the floor; its intercept is then
+    shifted so that ``first``'s threshold applies to both. None when the cases cannot fit one or no threshold
+    refuses anything."""
     from postqa.answering.answerability import NEAR_FEATURES, fit
 
     cases = [c for c in per_case if c["features"] and c["kind"] != "general"]

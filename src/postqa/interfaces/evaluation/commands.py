@@ -204,6 +204,12 @@ def _print_answerability(fitted: dict[str, Any], step_pct: int) -> None:
     for name, coef in zip(model["features"], model["coef"], strict=True):
         print(f"  {name:16s} {coef:+.3f}")
     print(f"  {'intercept':16s} {model['intercept']:+.3f}")
+    near = model.get("near")
+    if near:
+        own = near["meta"]["own_threshold"]
+        print(f"\nnear-miss model (answerable against near-miss; its own threshold {own:.2f}):")
+        for name, coef in zip(near["features"], near["coef"], strict=True):
+            print(f"  {name:16s} {coef:+.3f}")
     print(
         "\n| min_answerability | refusal precision | refusal recall | refusal F1 | coverage | answered right |\n"
         "|---|---|---|---|---|---|"
