@@ -8,7 +8,7 @@ never fitted on), and distractors: every BBC article numbered 031-060 of each ca
 TRAIN-split Reuters articles with a body.
 
     python evals/calibration_corpus.py            # prints the corpus folder (under the temp dir)
-    postqa calibrate --fit --cases evals/calibration_news.jsonl --corpus "$(python evals/calibration_corpus.py)"
+    postqa calibrate --fit ... --corpus "$(python evals/calibration_corpus.py)"   # the full command: docs/evals.md
 """
 
 from __future__ import annotations

@@ -221,3 +221,20 @@ def test_fit_near_learns_from_near_miss_cases_within_its_refusal_budget() -> Non
     assert strict is not None and all(strict.own_score(c["features"]) >= strict.threshold
                                       for c in per_case if c["answerable"])
     assert fit_near([c for c in per_case if c["kind"] != "unanswerable"], model, 0.25) is None  # none to learn from
+
+
+def test_the_shipped_model_puts_a_clear_answerable_above_a_clear_near_miss(analyser: Analyser) -> None:
+    """Same article, same focus: the staff count is said, the beer output is not."""
+    text = ("Inbev has agreed to buy a stake in Sun Interbrew, Russia's second-largest brewer, for 259.7m euros. "
+            "Inbev employs 77,000 people, running operations in over 30 countries. "
+            "The deal is expected to be completed in the first quarter of 2005.")
+    chunk = Chunk("b#0", "b", 0, text, 0, len(text), "Beer giant swallows Russian firm", date(2005, 1, 5), "s")
+    hits = [Hit(chunk, 1.0, dense_score=0.6, dense_rank=0, keyword_rank=0)]
+    model = load_model(MODEL_FILE)
+    answerer = _answerer(analyser)
+    said = answerer.answer("How many people does Inbev employ?", hits)
+    unsaid = answerer.answer("How many bottles of beer does Sun Interbrew produce a year?", hits)
+    assert "77,000" in said.text
+    assert model.score(dict(said.features)) > model.score(dict(unsaid.features))
+    assert model.near is not None
+    assert model.near.own_score(dict(said.features)) > model.near.own_score(dict(unsaid.features))

@@ -45,15 +45,20 @@ THRESHOLDS: dict[str, float] = {
     # sentence instead of refused (unanswerable where/who/when questions at confidence 0.25-0.37). Issue 12
     # stays open for it; min_confidence 0.27-0.30 buys recall only by losing precision (docs/calibration.md).
     # 0.786 (11/14) with the focus features of the answerability model (issue 12, commit bdc1dcb:
-    # un-xinhua-partnership-start now refused; nothing else changed): bar 0.786 less half a case
-    "refusal_recall": 0.75,
+    # un-xinhua-partnership-start now refused; nothing else changed): bar 0.786 less half a case.
+    # 0.929 (13/14) with the near-miss model (issue 12, refusal round 5: un-copies-distributed and
+    # un-heilongjiang-head now refused): bar 0.929 less half a case
+    "refusal_recall": 0.89,
     # refusals that were right to refuse: measured 0.714 (10/14) on 822e1bc, 0.625 (10/16) with the answerability
     # score (issue 12): it refuses two paraphrases of the two-article suite corpus whose nearest chunk is as far
     # from the question as a general-knowledge question's (para-geofence-tech, answered right before, and
     # para-gaps-in-cooperation, answered wrong), for ~90% of general questions refused instead of ~67% on the
     # calibration news (docs/calibration.md); 0.625 again on main 6565e05 + the refit; 0.647 (11/17) with the focus
     # features (commit bdc1dcb: one more right refusal, the same paraphrases refused). Bar: 0.647 less ~half a case.
-    "refusal_precision": 0.62,
+    # 0.619 (13/21) with the near-miss model (refusal round 5): two more right refusals (recall above) and two
+    # more answerable cases refused, both answered wrongly before (para-web-subscription-team,
+    # multi-common-theme: answer accuracy stays 0.851). Bar: 0.619 less ~half a case (1/21).
+    "refusal_precision": 0.59,
 }
 
 
