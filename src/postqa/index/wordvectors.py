@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from postqa.core.sqlitedb import open_optional
 from postqa.index.keyword import tokenize
 from postqa.nlp.analysis import Analysis
 
@@ -47,6 +48,12 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
     return (vecs / np.where(norms == 0, 1.0, norms)).astype(np.float32)
 
 
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS words (word TEXT, model TEXT, vec BLOB, PRIMARY KEY (word, model))",
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT, model TEXT, value TEXT, PRIMARY KEY (key, model))",
+)
+
+
 class WordVectors:
     """``lookup(words)``: stored unit vectors; ``ensure(words)``: embed and store the missing ones (one encoder
     call). ``path`` None or unwritable: nothing is stored (lookups find nothing)."""
@@ -64,16 +71,8 @@ class WordVectors:
         if self.path is None:
             return None
         if self._conn is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=self.timeout)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("CREATE TABLE IF NOT EXISTS words (word TEXT, model TEXT, vec BLOB, "
-                             "PRIMARY KEY (word, model))")
-                conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT, model TEXT, value TEXT, "
-                             "PRIMARY KEY (key, model))")
-                self._conn = conn
-            except (OSError, sqlite3.Error):
+            self._conn = open_optional(self.path, _SCHEMA, self.timeout)
+            if self._conn is None:
                 self.path = None  # unwritable: the answerer embeds words itself
                 return None
         return self._conn

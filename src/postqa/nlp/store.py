@@ -9,6 +9,7 @@ from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from postqa.core.sqlitedb import open_optional
 from postqa.nlp.analysis import Analysis, text_key
 from postqa.nlp.pipeline import Analyser
 
@@ -17,6 +18,9 @@ MEMORY_ITEMS = 4096  # analyses kept in memory (the answerer reads the same few 
 
 def analysis_path(store_dir: Path, collection: str) -> Path:
     return store_dir / "analysis" / f"{collection}.sqlite"
+
+
+_SCHEMA = ("CREATE TABLE IF NOT EXISTS analysis (key TEXT, model TEXT, data TEXT, PRIMARY KEY (key, model))",)
 
 
 class AnalysisStore:
@@ -35,14 +39,8 @@ class AnalysisStore:
         if self.path is None:
             return None
         if self._conn is None:
-            try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(str(self.path), check_same_thread=False, timeout=30)
-                conn.execute("PRAGMA journal_mode=WAL")
-                conn.execute("CREATE TABLE IF NOT EXISTS analysis (key TEXT, model TEXT, data TEXT, "
-                             "PRIMARY KEY (key, model))")
-                self._conn = conn
-            except (OSError, sqlite3.Error):
+            self._conn = open_optional(self.path, _SCHEMA, 30)
+            if self._conn is None:
                 self.path = None  # unwritable: analyses live in memory only
                 return None
         return self._conn
