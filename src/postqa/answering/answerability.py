@@ -177,20 +177,20 @@ def relation_features(ev: Evidence) -> dict[str, float]:
         return {"relation_sentence": 0.0, "relation_focus": 0.0, "relation_passages": 0.0, "type_tie": 0.0,
                 "cover_gap": 0.0, "names_passage": _names_passage(q, best), "relation_weakest": 0.0,
                 "relation_tie": 0.0}
-    said = _said
+    said, said_best = _said, _said(best)
     words = [t for t in qfocus.focus(q) if t.lemma.lower() not in rel]  # the thing asked about, not the relation
     about = [s for s in top if not words or any(qfocus.matches(q, words, s.analysis, s.sent))]  # type: ignore[arg-type]
     typed_kind = q.kind == "number" or bool(q.labels)
     ties = [qfocus.type_tie(q, rel, s.analysis, s.sent, ev.similar)  # type: ignore[arg-type]
             for s in _analysed(ev.ranked[:TYPE_SENTENCES])]
     return {
-        "relation_sentence": qfocus.relation_cover(rel, said(best), ev.similar),
+        "relation_sentence": qfocus.relation_cover(rel, said_best, ev.similar),
         "relation_focus": max([qfocus.relation_cover(rel, said(s), ev.similar) for s in about], default=0.0),
         "relation_passages": qfocus.relation_cover(rel, [w for s in top for w in said(s)], ev.similar),
         "type_tie": max(ties, default=0.0) if typed_kind else 1.0,
         "cover_gap": _cover_gap(q, best),
         "names_passage": _names_passage(q, best),
-        "relation_weakest": qfocus.relation_weakest(rel, said(best), ev.similar),
+        "relation_weakest": qfocus.relation_weakest(rel, said_best, ev.similar),
         "relation_tie": qfocus.relation_tie(rel, best.analysis, best.sent, _head(ev), ev.similar),
     }
 

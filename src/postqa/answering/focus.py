@@ -164,25 +164,28 @@ def sentence_words(a: Analysis, sent: Span) -> list[Token]:
     return [t for t in a.tokens[sent.start:sent.end] if t.pos in _RELATION_POS and a.word(t.i).isalpha()]
 
 
-def relation_cover(rel: Sequence[str], lemmas: Sequence[str], similar: SimilarMatrix | None) -> float:
-    """Mean over the relation words of their best match among ``lemmas`` (1.0 the same lemma, else the model's
-    cosine, 0 without a model); 1.0 when the question names no relation (nothing to miss)."""
+def _best_per_word(rel: Sequence[str], lemmas: Sequence[str], similar: SimilarMatrix | None) -> float | np.ndarray:
+    """Each relation word's best match among ``lemmas``, clipped to [0, 1]; 1.0 when there is no relation word
+    (nothing to miss), 0.0 when there are no lemmas to say it."""
     if not rel:
         return 1.0
     if not lemmas:
         return 0.0
-    m = _sims(rel, lemmas, similar)
-    return float(np.clip(m.max(axis=1), 0.0, 1.0).mean())
+    return np.clip(_sims(rel, lemmas, similar).max(axis=1), 0.0, 1.0)
+
+
+def relation_cover(rel: Sequence[str], lemmas: Sequence[str], similar: SimilarMatrix | None) -> float:
+    """Mean over the relation words of their best match among ``lemmas`` (1.0 the same lemma, else the model's
+    cosine, 0 without a model); 1.0 when the question names no relation (nothing to miss)."""
+    best = _best_per_word(rel, lemmas, similar)
+    return best if isinstance(best, float) else float(best.mean())
 
 
 def relation_weakest(rel: Sequence[str], lemmas: Sequence[str], similar: SimilarMatrix | None) -> float:
     """The relation word the sentence says worst: its best match among ``lemmas`` (1.0 without relation words).
     'How many DVD copies of Ray were sold?' over a sentence of DVD sales in dollars: 'copy' is not said."""
-    if not rel:
-        return 1.0
-    if not lemmas:
-        return 0.0
-    return float(np.clip(_sims(rel, lemmas, similar).max(axis=1), 0.0, 1.0).min())
+    best = _best_per_word(rel, lemmas, similar)
+    return best if isinstance(best, float) else float(best.min())
 
 
 def relation_tie(rel: Sequence[str], a: Analysis, sent: Span, head: int | None, similar: SimilarMatrix | None) -> float:
