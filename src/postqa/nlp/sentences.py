@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from postqa.nlp.pipeline import DEFAULT_MODEL, import_spacy, load_pipeline
+from postqa.nlp.pipeline import DEFAULT_MODEL, LazyPipeline, PerModel, import_spacy, load_pipeline
 
 # The first of these that the pipeline has sets the boundaries: ``senter`` (en_core_web_sm's own small
 # statistical recogniser, disabled there by default, ~40x cheaper than the full pipeline), else the
@@ -42,24 +41,13 @@ def _register(spacy: Any) -> None:
         Language.component(NEWLINES, func=_newline_boundaries)
 
 
-class SentenceSplitter:
+class SentenceSplitter(LazyPipeline):
     """Text -> sentence offsets ``(start, end)`` into that text (surrounding whitespace left out), with the
     sentence recogniser of one spaCy pipeline loaded alone. Thread-safe; it loads on first use."""
 
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 64) -> None:
-        self.model = model
-        self.batch_size = batch_size
+        super().__init__(model, batch_size)
         self.component = ""
-        self._nlp: Any = None
-        self._lock = threading.Lock()
-
-    @property
-    def nlp(self) -> Any:
-        if self._nlp is None:
-            with self._lock:
-                if self._nlp is None:
-                    self._nlp = self._load()
-        return self._nlp
 
     def _load(self) -> Any:
         _register(import_spacy())
@@ -119,13 +107,9 @@ def _windows(text: str, limit: int) -> Iterator[tuple[int, str]]:
         yield start, text[start:]
 
 
-_SHARED: dict[str, SentenceSplitter] = {}
-_SHARED_LOCK = threading.Lock()
+_SPLITTERS: PerModel[SentenceSplitter] = PerModel(SentenceSplitter)
 
 
 def shared_splitter(model: str = DEFAULT_MODEL) -> SentenceSplitter:
     """One SentenceSplitter per pipeline name in the process (ingests, generators and tests share it)."""
-    with _SHARED_LOCK:
-        if model not in _SHARED:
-            _SHARED[model] = SentenceSplitter(model)
-        return _SHARED[model]
+    return _SPLITTERS.get(model)
